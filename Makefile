@@ -8,6 +8,9 @@ BIN        := $(VENV)/bin
 #   make test TORCH_SPEC="torch --index-url https://download.pytorch.org/whl/cpu"
 TORCH_SPEC ?= torch==2.13.0
 STAMP      := $(VENV)/.aic_gpt-installed
+# pip warns once per missing local mirror folder on some machines; the real errors still show
+PIP_NOISE  := ^WARNING: Location .* is ignored
+PIP        := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 LAB_ROOT   := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: help setup test test-slow docs lab train export clean-nbs readme clean
@@ -22,8 +25,8 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check $(TORCH_SPEC)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	$(PIP) $(TORCH_SPEC) > $(VENV)/pip.log 2>&1; rc=$$?; grep -v "$(PIP_NOISE)" $(VENV)/pip.log; exit $$rc
+	$(PIP) -e ".[dev]" > $(VENV)/pip.log 2>&1; rc=$$?; grep -v "$(PIP_NOISE)" $(VENV)/pip.log; exit $$rc
 	@touch $(STAMP)
 
 test: setup

@@ -46,7 +46,12 @@ class Page(HTMLParser):
         elif not self._skip: self.text.append(data)
 
 
-def page_name(nb: Path) -> str: return f"{nb.stem}.html"
+def page_name(docs: Path, nb: Path) -> str:
+    "The page of notebook `nb`: `01_tokenizer.html` (smalldocs) or nbdev's `output-file`, `tokenizer.html` (Quarto)."
+    from docs import output_file
+    proc = ROOT / "_proc" / nb.name
+    names = [f"{nb.stem}.html"] + ([output_file(proc)] if proc.exists() else [])
+    return next((n for n in names if (docs / n).exists() and "http-equiv=\"refresh\"" not in (docs / n).read_text()), names[-1])
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +73,7 @@ def site():
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
 def test_page(site, nb):
     docs, base = site
-    name = page_name(nb)
+    name = page_name(docs, nb)
     assert (docs / name).exists(), f"no page {name} for {nb.name} in {docs}"
     url = base + name
     p = Page(); p.feed(chrome(url, "--dump-dom"))

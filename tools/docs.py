@@ -29,7 +29,28 @@ def build(force_smalldocs: bool = False) -> Path:
     if not out.exists(): raise SystemExit(f"smalldocs wrote no site into {out}")
     shutil.rmtree(cfg.doc_path, ignore_errors=True)
     shutil.move(str(out), str(cfg.doc_path))
+    add_redirects(cache, cfg.doc_path)
     return cfg.doc_path
+
+
+def output_file(nb: Path) -> str:
+    "The page name Quarto gives notebook `nb`: nbdev's `output-file` front matter (`01_tokenizer` -> `tokenizer.html`)."
+    import json, yaml
+    cells = json.loads(nb.read_text(encoding="utf-8"))["cells"]
+    src = "".join(cells[0]["source"]) if cells and cells[0]["cell_type"] == "raw" else ""
+    m = src.split("---")
+    front = yaml.safe_load(m[1]) if len(m) >= 3 else None
+    return (front or {}).get("output-file") or f"{nb.stem}.html"
+
+
+def add_redirects(proc: Path, site: Path):
+    "smalldocs names pages after their notebook; add Quarto's names (nbdev's `Docs:` links use them) as redirects."
+    for nb in proc.glob("*.ipynb"):
+        name, page = output_file(nb), f"{nb.stem}.html"
+        if name != page and (site / page).exists() and not (site / name).exists():
+            (site / name).write_text(f'<!doctype html><html><head><meta charset="utf-8"><title>{nb.stem}</title>'
+                                     f'<meta http-equiv="refresh" content="0; url={page}"></head>'
+                                     f'<body><a href="{page}">{page}</a></body></html>\n', encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The docs site: every notebook renders to a page that headless Chromium opens, with a title, no Python
 traceback, and no link to a page that does not exist. Skips, saying why, where no Chromium is installed."""
-import functools, http.server, os, re, shutil, subprocess, sys, tempfile, threading
+import contextlib, functools, http.server, os, re, shutil, subprocess, sys, tempfile, threading
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlparse, unquote
@@ -54,6 +54,36 @@ def page_name(docs: Path, nb: Path) -> str:
     return next((n for n in names if (docs / n).exists() and "http-equiv=\"refresh\"" not in (docs / n).read_text()), names[-1])
 
 
+@contextlib.contextmanager
+def serve(folder: Path):
+    "Serve `folder` on a free port of 127.0.0.1; yield its base URL."
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *a): pass
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try: yield f"http://127.0.0.1:{srv.server_address[1]}/"
+    finally: srv.shutdown(); srv.server_close()
+
+
+def page_problems(docs: Path, base: str, name: str) -> list[str]:
+    "What is wrong with page `name` of the site in `docs` (served at `base`), as Chromium renders it."
+    if not (docs / name).exists(): return [f"no page {name} in {docs}"]
+    url = base + name
+    p = Page(); p.feed(chrome(url, "--dump-dom"))
+    problems = [] if p.title.strip() else [f"{name} has no <title>"]
+    tb = TRACEBACK.search("".join(p.text))
+    if tb: problems.append(f"{name} shows a Python traceback: {tb.group(0)!r}")
+    broken = set()
+    for href in p.links:
+        target = urlparse(urljoin(url, href))
+        if target.netloc != urlparse(base).netloc or target.scheme not in ("http", "https"): continue
+        f = docs / unquote(target.path).lstrip("/")
+        if f.is_dir(): f = f / "index.html"
+        if not f.exists(): broken.add(href)
+    if broken: problems.append(f"{name} links to pages that do not exist: {sorted(broken)}")
+    return problems
+
+
 @pytest.fixture(scope="module")
 def site():
     if not chromium():
@@ -61,35 +91,33 @@ def site():
     r = subprocess.run([sys.executable, str(ROOT / "tools" / "docs.py")], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, f"building the docs failed:\n{r.stdout}\n{r.stderr}"
     docs = ROOT / "_docs"
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *a): pass
-    handler = functools.partial(Quiet, directory=str(docs))
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield docs, f"http://127.0.0.1:{srv.server_address[1]}/"
-    srv.shutdown()
+    with serve(docs) as base: yield docs, base
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
 def test_page(site, nb):
     docs, base = site
     name = page_name(docs, nb)
-    assert (docs / name).exists(), f"no page {name} for {nb.name} in {docs}"
-    url = base + name
-    p = Page(); p.feed(chrome(url, "--dump-dom"))
-    assert p.title.strip(), f"{name} has no <title>"
-    text = "".join(p.text)
-    assert not TRACEBACK.search(text), f"{name} shows a Python traceback: {TRACEBACK.search(text).group(0)!r}"
-    broken = []
-    for href in p.links:
-        target = urlparse(urljoin(url, href))
-        if target.netloc != urlparse(base).netloc or target.scheme not in ("http", "https"): continue
-        path = unquote(target.path).lstrip("/")
-        f = docs / path
-        if f.is_dir(): f = f / "index.html"
-        if not f.exists(): broken.append(href)
-    assert not broken, f"{name} links to pages that do not exist: {sorted(set(broken))}"
+    problems = page_problems(docs, base, name)
+    assert not problems, "\n".join(problems)
     shots = os.environ.get("DOCS_SCREENSHOTS")
     if shots:
         Path(shots).mkdir(parents=True, exist_ok=True)
-        chrome(url, f"--screenshot={Path(shots).resolve() / (nb.stem + '.png')}", "--window-size=1280,2000")
+        chrome(base + name, f"--screenshot={Path(shots).resolve() / (nb.stem + '.png')}", "--window-size=1280,2000")
+
+
+def test_checker_catches_bad_pages(tmp_path):
+    "The checks above fail on a missing page, a page without a title, a traceback and a broken link."
+    if not chromium(): pytest.skip("no Chromium installed (`apt-get install chromium`)")
+    (tmp_path / "ok.html").write_text('<html><head><title>ok</title></head><body><a href="ok.html#x">self</a></body></html>')
+    (tmp_path / "untitled.html").write_text("<html><body><p>hi</p></body></html>")
+    (tmp_path / "tb.html").write_text("<html><head><title>t</title></head><body><pre>Traceback (most recent call last):\n"
+                                      '  File "x.py", line 1\nValueError: boom</pre></body></html>')
+    (tmp_path / "link.html").write_text('<html><head><title>l</title></head><body><a href="gone.html">x</a>'
+                                        '<a href="https://example.org/">outside</a></body></html>')
+    with serve(tmp_path) as base:
+        assert page_problems(tmp_path, base, "ok.html") == []
+        assert "no page" in page_problems(tmp_path, base, "missing.html")[0]
+        assert "no <title>" in page_problems(tmp_path, base, "untitled.html")[0]
+        assert "traceback" in page_problems(tmp_path, base, "tb.html")[0]
+        assert page_problems(tmp_path, base, "link.html") == ["link.html links to pages that do not exist: ['gone.html']"]

@@ -16,7 +16,7 @@ TRACEBACK = re.compile(r"Traceback \(most recent call last\)|-{20,}\s*\n?\s*\w+(
 
 
 def chromium():
-    return next((shutil.which(b) for b in BROWSERS if shutil.which(b)), None)
+    return next(filter(None, map(shutil.which, BROWSERS)), None)
 
 
 def chrome(url, *args, timeout=90):
@@ -47,11 +47,11 @@ class Page(HTMLParser):
 
 
 def page_name(docs: Path, nb: Path) -> str:
-    "The page of notebook `nb`: `01_tokenizer.html` (smalldocs) or nbdev's `output-file`, `tokenizer.html` (Quarto)."
-    from docs import output_file
-    proc = ROOT / "_proc" / nb.name
-    names = [f"{nb.stem}.html"] + ([output_file(proc)] if proc.exists() else [])
-    return next((n for n in names if (docs / n).exists() and "http-equiv=\"refresh\"" not in (docs / n).read_text()), names[-1])
+    "The page of notebook `nb`: `01_tokenizer.html` (smalldocs) or nbdev's name for it, `tokenizer.html` (Quarto)."
+    from nbdev.config import nbpath2html
+    for n in (f"{nb.stem}.html", nbpath2html(nb).name):
+        if (docs / n).exists() and 'http-equiv="refresh"' not in (docs / n).read_text(): return n
+    return f"{nb.stem}.html"
 
 
 @contextlib.contextmanager

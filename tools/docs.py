@@ -33,20 +33,11 @@ def build(force_smalldocs: bool = False) -> Path:
     return cfg.doc_path
 
 
-def output_file(nb: Path) -> str:
-    "The page name Quarto gives notebook `nb`: nbdev's `output-file` front matter (`01_tokenizer` -> `tokenizer.html`)."
-    import json, yaml
-    cells = json.loads(nb.read_text(encoding="utf-8"))["cells"]
-    src = "".join(cells[0]["source"]) if cells and cells[0]["cell_type"] == "raw" else ""
-    m = src.split("---")
-    front = yaml.safe_load(m[1]) if len(m) >= 3 else None
-    return (front or {}).get("output-file") or f"{nb.stem}.html"
-
-
 def add_redirects(proc: Path, site: Path):
     "smalldocs names pages after their notebook; add Quarto's names (nbdev's `Docs:` links use them) as redirects."
+    from nbdev.config import nbpath2html   # nbdev's page name for a notebook: 01_tokenizer.ipynb -> tokenizer.html
     for nb in proc.glob("*.ipynb"):
-        name, page = output_file(nb), f"{nb.stem}.html"
+        name, page = nbpath2html(nb).name, f"{nb.stem}.html"
         if name != page and (site / page).exists() and not (site / name).exists():
             (site / name).write_text(f'<!doctype html><html><head><meta charset="utf-8"><title>{nb.stem}</title>'
                                      f'<meta http-equiv="refresh" content="0; url={page}"></head>'

@@ -12,8 +12,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['attention_scratch', 'causal_mask', 'MHACausalAttention', 'rope_inv_freq', 'RotaryEmbedding', 'rotate_half',
-           'apply_rope', 'alibi_slopes', 'alibi_bias', 'KVCache', 'CausalSelfAttention']
+__all__ = ['attention_scratch', 'causal_mask', 'MHACausalAttention', 'CausalSelfAttention', 'rope_inv_freq', 'RotaryEmbedding',
+           'rotate_half', 'apply_rope', 'alibi_slopes', 'alibi_bias', 'KVCache']
 
 # %% ../nbs/03_attention.ipynb #bb2854f7
 def attention_scratch(q, k, v, mask=None, bias=None, dropout_p=0.0, training=False, scale=None):
@@ -50,117 +50,20 @@ class MHACausalAttention(nn.Module):
         out, _ = self.mha(x, x, x, attn_mask=self.mask[:T, :T], need_weights=False)
         return out
 
-# %% ../nbs/03_attention.ipynb #aff66edf
-def rope_inv_freq(head_dim, theta=10000.0, scaling=None, seq_len=None):
-    """Inverse frequencies of RoPE and the attention factor, for `scaling` None or a dict with
-    `type` in linear, dynamic, yarn (Hugging Face's definitions). Returns (inv_freq (head_dim/2,), attention_factor)."""
-    d = head_dim
-    idx = torch.arange(0, d, 2, dtype=torch.int64).float() / d          # 2i/d
-    if scaling is None or scaling.get('type', 'default') == 'default':
-        return 1.0 / (theta ** idx), 1.0
-    kind, s = scaling['type'], float(scaling['factor'])
-    L = scaling['original_max_position_embeddings']
-    if kind == 'linear':
-        return 1.0 / (theta ** idx) / s, 1.0
-    if kind == 'dynamic':
-        seq_len = L if seq_len is None else max(int(seq_len), L)
-        base = theta * ((s * seq_len / L) - (s - 1)) ** (d / (d - 2))
-        return 1.0 / (base ** idx), 1.0
-    if kind == 'yarn':
-        beta_fast, beta_slow = scaling.get('beta_fast') or 32, scaling.get('beta_slow') or 1
-        attn_factor = scaling.get('attention_factor')
-        if attn_factor is None: attn_factor = 0.1 * math.log(s) + 1.0 if s > 1 else 1.0
-        def corr_dim(n_rot): return (d * math.log(L / (n_rot * 2 * math.pi))) / (2 * math.log(theta))
-        low, high = max(math.floor(corr_dim(beta_fast)), 0), min(math.ceil(corr_dim(beta_slow)), d - 1)
-        if low == high: high += 0.001
-        ramp = ((torch.arange(d // 2, dtype=torch.float32) - low) / (high - low)).clamp(0, 1)
-        extrap = 1 - ramp                                              # 1: keep the frequency, 0: interpolate
-        pos_freqs = theta ** idx
-        inv = (1.0 / (s * pos_freqs)) * (1 - extrap) + (1.0 / pos_freqs) * extrap
-        return inv, attn_factor
-    raise ValueError(f"unknown rope scaling type {kind!r}: use one of linear, dynamic, yarn")
-
-# %% ../nbs/03_attention.ipynb #bb0452ce
-class RotaryEmbedding(nn.Module):
-    "cos and sin tables of RoPE for given positions, in Hugging Face Llama's half-split layout."
-    def __init__(self, head_dim, theta=10000.0, scaling=None):
-        super().__init__()
-        self.head_dim, self.theta, self.scaling = head_dim, theta, scaling
-        inv, self.attention_factor = rope_inv_freq(head_dim, theta, scaling)
-        self.register_buffer('inv_freq', inv, persistent=False)
-
-    def forward(self, pos):
-        "pos (T,) or (B, T) integer positions -> cos, sin of shape pos.shape + (head_dim,)."
-        inv = self.inv_freq
-        if self.scaling is not None and self.scaling['type'] == 'dynamic':
-            inv = rope_inv_freq(self.head_dim, self.theta, self.scaling, seq_len=int(pos.max()) + 1)[0].to(pos.device)
-        freqs = pos[..., None].float() * inv                          # (..., T, hs/2)
-        emb = torch.cat((freqs, freqs), dim=-1)                       # (..., T, hs)
-        return emb.cos() * self.attention_factor, emb.sin() * self.attention_factor
-
-# %% ../nbs/03_attention.ipynb #9e4831eb
-def rotate_half(x):
-    "(x1, x2) -> (-x2, x1) over the two halves of the last dimension."
-    x1, x2 = x.chunk(2, dim=-1)
-    return torch.cat((-x2, x1), dim=-1)
-
-# %% ../nbs/03_attention.ipynb #a9fc610e
-def apply_rope(x, cos, sin):
-    "Rotate x (B, nh, T, hs) by the angles in cos, sin (T, hs) or (B, T, hs)."
-    if cos.dim() == 3: cos, sin = cos[:, None], sin[:, None]         # (B, 1, T, hs)
-    return (x * cos + rotate_half(x) * sin).to(x.dtype)
-
-# %% ../nbs/03_attention.ipynb #aa03860f
-def alibi_slopes(n_head):
-    "The ALiBi paper's head slopes: a geometric sequence from 2^(-8/n); other head counts interleave the next power of 2."
-    def pow2(n):
-        start = 2 ** (-2 ** -(math.log2(n) - 3))
-        return [start * start ** i for i in range(n)]
-    if math.log2(n_head).is_integer(): return torch.tensor(pow2(n_head))
-    closest = 2 ** math.floor(math.log2(n_head))
-    return torch.tensor(pow2(closest) + pow2(2 * closest)[0::2][:n_head - closest])
-
-# %% ../nbs/03_attention.ipynb #015c158d
-def alibi_bias(slopes, q_pos, k_pos):
-    "-slope * (i - j) for query position i and key position j: (nh, T, S) or (B, nh, T, S)."
-    dist = (q_pos[..., :, None] - k_pos[..., None, :]).float()         # (..., T, S)
-    return -slopes.view(-1, 1, 1) * dist.unsqueeze(-3)
-
-# %% ../nbs/03_attention.ipynb #6fa93eee
-class KVCache(nn.Module):
-    "Preallocated keys and values for one layer, (B, n_kv_heads, max_len, head_dim), filled from position `pos`."
-    def __init__(self, batch_size, max_len, n_kv_heads, head_dim, device=None, dtype=torch.float32):
-        super().__init__()
-        shape = (batch_size, n_kv_heads, max_len, head_dim)
-        self.register_buffer('k', torch.zeros(shape, device=device, dtype=dtype), persistent=False)
-        self.register_buffer('v', torch.zeros(shape, device=device, dtype=dtype), persistent=False)
-        self.pos = 0
-
-    @property
-    def max_len(self): return self.k.size(2)
-
-    def update(self, k, v):
-        "Write k, v (B, nkv, T, hs) at positions pos..pos+T-1; return all keys and values so far (B, nkv, pos+T, hs)."
-        T = k.size(2)
-        if self.pos + T > self.max_len:
-            raise ValueError(f"KV cache full: {self.pos} + {T} tokens > max_len {self.max_len}")
-        self.k[:, :, self.pos:self.pos + T] = k
-        self.v[:, :, self.pos:self.pos + T] = v
-        self.pos += T
-        return self.k[:, :, :self.pos], self.v[:, :, :self.pos]
-
-    def reset(self): self.pos = 0
-
-# %% ../nbs/03_attention.ipynb #09fd8617
+# %% ../nbs/03_attention.ipynb #4d7c4ed5
 class CausalSelfAttention(nn.Module):
     "Multi-head causal self-attention with grouped KV heads, RoPE or ALiBi, a KV cache, and two kernels."
     def __init__(self, n_embd, n_head, n_kv_heads=None, bias=True, dropout=0.0, pos_emb='learned',
                  rope_theta=10000.0, rope_scaling=None, impl='sdpa'):
         super().__init__()
         n_kv_heads = n_kv_heads or n_head
+        if n_head < 1 or n_kv_heads < 1: raise ValueError(f"n_head={n_head} and n_kv_heads={n_kv_heads} must be >= 1")
         if n_embd % n_head: raise ValueError(f"n_embd={n_embd} is not divisible by n_head={n_head}")
         if n_head % n_kv_heads: raise ValueError(f"n_head={n_head} is not divisible by n_kv_heads={n_kv_heads}")
-        self.n_head, self.n_kv_heads, self.head_dim = n_head, n_kv_heads, n_embd // n_head
+        if pos_emb not in ('learned', 'rope', 'alibi', 'none', None):
+            raise ValueError(f"unknown pos_emb {pos_emb!r}: use one of 'learned', 'rope', 'alibi', 'none'")
+        if impl not in ('sdpa', 'scratch'): raise ValueError(f"unknown impl {impl!r}: use 'sdpa' or 'scratch'")
+        self.n_embd, self.n_head, self.n_kv_heads, self.head_dim = n_embd, n_head, n_kv_heads, n_embd // n_head
         self.c_attn = nn.Linear(n_embd, (n_head + 2 * n_kv_heads) * self.head_dim, bias=bias)  # q, k, v in one matmul
         self.c_proj = nn.Linear(n_embd, n_embd, bias=bias)
         self.dropout, self.resid_dropout = dropout, nn.Dropout(dropout)
@@ -171,9 +74,14 @@ class CausalSelfAttention(nn.Module):
     def forward(self, x, pos=None, cache=None, pad=None):
         """x (B, T, C); pos (T,) or (B, T) positions (default: after what the cache holds);
         cache: a `KVCache`; pad: (B, S) bool, False at padding keys."""
+        if x.dim() != 3 or x.size(-1) != self.n_embd:
+            raise ValueError(f"x must be (B, T, n_embd={self.n_embd}), got shape {tuple(x.shape)}")
         B, T, C = x.shape
         start = cache.pos if cache is not None else 0
         if pos is None: pos = torch.arange(start, start + T, device=x.device)
+        elif pos.size(-1) != T: raise ValueError(f"pos has {pos.size(-1)} positions for {T} tokens (shape {tuple(pos.shape)})")
+        if pad is not None and (pad.dim() != 2 or pad.size(0) != B or pad.size(1) < start + T):
+            raise ValueError(f"pad must be (B, S) with B={B} rows and S >= {start + T} key slots, got shape {tuple(pad.shape)}")
         q, k, v = self.c_attn(x).split([self.n_head * self.head_dim, self.n_kv_heads * self.head_dim,
                                         self.n_kv_heads * self.head_dim], dim=-1)
         q = q.view(B, T, self.n_head, self.head_dim).transpose(1, 2)          # (B, nh, T, hs)
@@ -207,3 +115,116 @@ class CausalSelfAttention(nn.Module):
             y = attention_scratch(q, k, v, mask, bias, p, self.training)
         y = y.transpose(1, 2).contiguous().view(B, T, C)                      # (B, T, C)
         return self.resid_dropout(self.c_proj(y))
+
+# %% ../nbs/03_attention.ipynb #1fa36bf1
+def rope_inv_freq(head_dim, theta=10000.0, scaling=None, seq_len=None):
+    """Inverse frequencies of RoPE and the attention factor, for `scaling` None or a dict with
+    `type` in linear, dynamic, yarn (Hugging Face's definitions). Returns (inv_freq (head_dim/2,), attention_factor)."""
+    if head_dim % 2: raise ValueError(f"RoPE rotates pairs of dimensions: head_dim={head_dim} must be even")
+    kind = scaling.get('type') if scaling else 'default'
+    if scaling and 'type' not in scaling:
+        raise ValueError(f"rope scaling needs a 'type' (linear, dynamic or yarn; Hugging Face's 'rope_type'), got {scaling}")
+    if kind not in ('default', 'linear', 'dynamic', 'yarn'):
+        raise ValueError(f"unknown rope scaling type {kind!r}: use one of linear, dynamic, yarn "
+                         f"(a dict with 'type', 'factor' and 'original_max_position_embeddings')")
+    d = head_dim
+    idx = torch.arange(0, d, 2, dtype=torch.int64).float() / d          # 2i/d
+    if kind == 'default': return 1.0 / (theta ** idx), 1.0
+    need = ('factor',) if kind == 'linear' else ('factor', 'original_max_position_embeddings')
+    if missing := [n for n in need if scaling.get(n) is None]:
+        raise ValueError(f"rope scaling type {kind!r} needs {', '.join(map(repr, missing))}, got {scaling}")
+    s = float(scaling['factor'])
+    if kind == 'linear':
+        return 1.0 / (theta ** idx) / s, 1.0
+    L = scaling['original_max_position_embeddings']
+    if kind == 'dynamic':
+        seq_len = L if seq_len is None else max(int(seq_len), L)
+        base = theta * ((s * seq_len / L) - (s - 1)) ** (d / (d - 2))
+        return 1.0 / (base ** idx), 1.0
+    beta_fast, beta_slow = scaling.get('beta_fast') or 32, scaling.get('beta_slow') or 1      # yarn
+    attn_factor = scaling.get('attention_factor')
+    if attn_factor is None: attn_factor = 0.1 * math.log(s) + 1.0 if s > 1 else 1.0
+    def corr_dim(n_rot): return (d * math.log(L / (n_rot * 2 * math.pi))) / (2 * math.log(theta))
+    low, high = max(math.floor(corr_dim(beta_fast)), 0), min(math.ceil(corr_dim(beta_slow)), d - 1)
+    if low == high: high += 0.001
+    ramp = ((torch.arange(d // 2, dtype=torch.float32) - low) / (high - low)).clamp(0, 1)
+    extrap = 1 - ramp                                                  # 1: keep the frequency, 0: interpolate
+    pos_freqs = theta ** idx
+    inv = (1.0 / (s * pos_freqs)) * (1 - extrap) + (1.0 / pos_freqs) * extrap
+    return inv, attn_factor
+
+# %% ../nbs/03_attention.ipynb #0cee02ad
+class RotaryEmbedding(nn.Module):
+    "cos and sin tables of RoPE for given positions, in Hugging Face Llama's half-split layout."
+    def __init__(self, head_dim, theta=10000.0, scaling=None):
+        super().__init__()
+        self.head_dim, self.theta, self.scaling = head_dim, theta, scaling
+        inv, self.attention_factor = rope_inv_freq(head_dim, theta, scaling)
+        self.register_buffer('inv_freq', inv, persistent=False)
+
+    def forward(self, pos):
+        "pos (T,) or (B, T) integer positions -> cos, sin of shape pos.shape + (head_dim,)."
+        inv = self.inv_freq
+        if (self.scaling or {}).get('type') == 'dynamic':
+            inv = rope_inv_freq(self.head_dim, self.theta, self.scaling, seq_len=int(pos.max()) + 1)[0].to(pos.device)
+        freqs = pos[..., None].float() * inv                          # (..., T, hs/2)
+        emb = torch.cat((freqs, freqs), dim=-1)                       # (..., T, hs)
+        return emb.cos() * self.attention_factor, emb.sin() * self.attention_factor
+
+# %% ../nbs/03_attention.ipynb #9e4831eb
+def rotate_half(x):
+    "(x1, x2) -> (-x2, x1) over the two halves of the last dimension."
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat((-x2, x1), dim=-1)
+
+# %% ../nbs/03_attention.ipynb #a9fc610e
+def apply_rope(x, cos, sin):
+    "Rotate x (B, nh, T, hs) by the angles in cos, sin (T, hs) or (B, T, hs)."
+    if cos.dim() == 3: cos, sin = cos[:, None], sin[:, None]         # (B, 1, T, hs)
+    return (x * cos + rotate_half(x) * sin).to(x.dtype)
+
+# %% ../nbs/03_attention.ipynb #d8aa9273
+def alibi_slopes(n_head):
+    "The ALiBi paper's head slopes: a geometric sequence from 2^(-8/n); other head counts interleave the next power of 2."
+    if n_head < 1: raise ValueError(f"ALiBi needs n_head >= 1, got {n_head}")
+    def pow2(n):
+        start = 2 ** (-2 ** -(math.log2(n) - 3))
+        return [start * start ** i for i in range(n)]
+    if math.log2(n_head).is_integer(): return torch.tensor(pow2(n_head))
+    closest = 2 ** math.floor(math.log2(n_head))
+    return torch.tensor(pow2(closest) + pow2(2 * closest)[0::2][:n_head - closest])
+
+# %% ../nbs/03_attention.ipynb #015c158d
+def alibi_bias(slopes, q_pos, k_pos):
+    "-slope * (i - j) for query position i and key position j: (nh, T, S) or (B, nh, T, S)."
+    dist = (q_pos[..., :, None] - k_pos[..., None, :]).float()         # (..., T, S)
+    return -slopes.view(-1, 1, 1) * dist.unsqueeze(-3)
+
+# %% ../nbs/03_attention.ipynb #d01d791f
+class KVCache(nn.Module):
+    "Preallocated keys and values for one layer, (B, n_kv_heads, max_len, head_dim), filled from position `pos`."
+    def __init__(self, batch_size, max_len, n_kv_heads, head_dim, device=None, dtype=torch.float32):
+        super().__init__()
+        shape = (batch_size, n_kv_heads, max_len, head_dim)
+        self.register_buffer('k', torch.zeros(shape, device=device, dtype=dtype), persistent=False)
+        self.register_buffer('v', torch.zeros(shape, device=device, dtype=dtype), persistent=False)
+        self.pos = 0
+
+    @property
+    def max_len(self): return self.k.size(2)
+
+    def update(self, k, v):
+        "Write k, v (B, nkv, T, hs) at positions pos..pos+T-1; return all keys and values so far (B, nkv, pos+T, hs)."
+        if k.dim() != 4 or k.shape != v.shape or k.shape[:2] != self.k.shape[:2] or k.size(3) != self.k.size(3):
+            B, nkv, _, hs = self.k.shape
+            raise ValueError(f"this KV cache holds batch {B}, {nkv} kv heads of head_dim {hs}, "
+                             f"got keys {tuple(k.shape)} and values {tuple(v.shape)}")
+        T = k.size(2)
+        if self.pos + T > self.max_len:
+            raise ValueError(f"KV cache full: {self.pos} + {T} tokens > max_len {self.max_len}")
+        self.k[:, :, self.pos:self.pos + T] = k
+        self.v[:, :, self.pos:self.pos + T] = v
+        self.pos += T
+        return self.k[:, :, :self.pos], self.v[:, :, :self.pos]
+
+    def reset(self): self.pos = 0

@@ -15,7 +15,7 @@ from .attention import CausalSelfAttention
 # %% auto #0
 __all__ = ['LayerNorm', 'RMSNorm', 'gelu', 'GELU', 'FeedForward', 'swiglu_hidden', 'SwiGLU', 'make_norm', 'Block']
 
-# %% ../nbs/04_blocks.ipynb #9ad6921e
+# %% ../nbs/04_blocks.ipynb #95873205
 class LayerNorm(nn.Module):
     "LayerNorm from scratch: (x - mean) / sqrt(var + eps) * weight + bias, over the last dimension."
     def __init__(self, ndim, eps=1e-5, bias=True):
@@ -25,23 +25,31 @@ class LayerNorm(nn.Module):
         self.bias = nn.Parameter(torch.zeros(ndim)) if bias else None
 
     def forward(self, x):
-        mean = x.mean(-1, keepdim=True)
-        var = x.var(-1, keepdim=True, unbiased=False)
+        if x.size(-1) != self.weight.size(0):
+            raise ValueError(f"LayerNorm({self.weight.size(0)}) got an input of shape {tuple(x.shape)}: its last dimension must be {self.weight.size(0)}")
+        mean = x.mean(-1, keepdim=True)                        # (..., 1)
+        var = x.var(-1, keepdim=True, unbiased=False)          # (..., 1), divides by C
         y = (x - mean) / torch.sqrt(var + self.eps) * self.weight
         return y if self.bias is None else y + self.bias
 
-# %% ../nbs/04_blocks.ipynb #639d151f
+    def extra_repr(self): return f"{self.weight.size(0)}, eps={self.eps}, bias={self.bias is not None}"
+
+# %% ../nbs/04_blocks.ipynb #3c2f0367
 class RMSNorm(nn.Module):
-    "RMSNorm: x / sqrt(mean(x^2) + eps) * weight, computed in float32 as Llama does."
+    "RMSNorm: x / sqrt(mean(x^2) + eps) * weight, computed in at least float32 as Llama does."
     def __init__(self, ndim, eps=1e-6):
         super().__init__()
         self.eps = eps
         self.weight = nn.Parameter(torch.ones(ndim))
 
     def forward(self, x):
-        h = x.float()
-        h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
+        if x.size(-1) != self.weight.size(0):
+            raise ValueError(f"RMSNorm({self.weight.size(0)}) got an input of shape {tuple(x.shape)}: its last dimension must be {self.weight.size(0)}")
+        h = x.to(torch.promote_types(x.dtype, torch.float32))           # bf16/fp16 -> fp32; fp64 stays fp64
+        h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)   # (..., C) / (..., 1)
         return self.weight * h.to(x.dtype)
+
+    def extra_repr(self): return f"{self.weight.size(0)}, eps={self.eps}"
 
 # %% ../nbs/04_blocks.ipynb #649cf972
 def gelu(x):
@@ -53,7 +61,7 @@ class GELU(nn.Module):
     "`gelu` as a module."
     def forward(self, x): return gelu(x)
 
-# %% ../nbs/04_blocks.ipynb #b5fccb85
+# %% ../nbs/04_blocks.ipynb #2ce9dd72
 class FeedForward(nn.Module):
     "GPT-2's MLP: Linear(C, 4C) -> GELU -> Linear(4C, C) -> dropout."
     def __init__(self, n_embd, hidden=None, bias=True, dropout=0.0):
@@ -62,15 +70,17 @@ class FeedForward(nn.Module):
         self.c_fc, self.act = nn.Linear(n_embd, hidden, bias=bias), GELU()
         self.c_proj, self.dropout = nn.Linear(hidden, n_embd, bias=bias), nn.Dropout(dropout)
 
-    def forward(self, x): return self.dropout(self.c_proj(self.act(self.c_fc(x))))
+    def forward(self, x): return self.dropout(self.c_proj(self.act(self.c_fc(x))))   # (B, T, C) -> (B, T, 4C) -> (B, T, C)
 
-# %% ../nbs/04_blocks.ipynb #b2b4b0d1
+# %% ../nbs/04_blocks.ipynb #2f020440
 def swiglu_hidden(n_embd, multiple_of=64):
     "Llama's hidden size for SwiGLU: 2/3 of 4 * n_embd (same parameter count as a 4x GELU MLP), rounded up."
+    if isinstance(multiple_of, bool) or not isinstance(multiple_of, int) or multiple_of < 1:
+        raise ValueError(f"multiple_of must be an integer >= 1, got {multiple_of!r}")
     h = int(2 * 4 * n_embd / 3)
     return multiple_of * math.ceil(h / multiple_of)
 
-# %% ../nbs/04_blocks.ipynb #1d562164
+# %% ../nbs/04_blocks.ipynb #3964ced2
 class SwiGLU(nn.Module):
     "Llama's MLP: down(silu(gate(x)) * up(x))."
     def __init__(self, n_embd, hidden=None, bias=False, dropout=0.0):
@@ -80,7 +90,7 @@ class SwiGLU(nn.Module):
         self.c_up = nn.Linear(n_embd, hidden, bias=bias)
         self.c_proj, self.dropout = nn.Linear(hidden, n_embd, bias=bias), nn.Dropout(dropout)
 
-    def forward(self, x): return self.dropout(self.c_proj(F.silu(self.c_gate(x)) * self.c_up(x)))
+    def forward(self, x): return self.dropout(self.c_proj(F.silu(self.c_gate(x)) * self.c_up(x)))   # (B, T, H) gates (B, T, H)
 
 # %% ../nbs/04_blocks.ipynb #08dd7ba0
 def make_norm(kind, ndim, eps=1e-5, bias=True):
@@ -89,19 +99,24 @@ def make_norm(kind, ndim, eps=1e-5, bias=True):
     if kind == 'rmsnorm': return RMSNorm(ndim, eps)
     raise ValueError(f"unknown norm {kind!r}: use 'layernorm' or 'rmsnorm'")
 
-# %% ../nbs/04_blocks.ipynb #7a65d19a
+# %% ../nbs/04_blocks.ipynb #69e7cd06
 class Block(nn.Module):
     "Pre-norm transformer block: x + attn(norm(x)), then x + mlp(norm(x))."
     def __init__(self, n_embd, n_head, n_kv_heads=None, bias=True, dropout=0.0, norm='layernorm', norm_eps=1e-5,
                  mlp='gelu', intermediate_size=None, pos_emb='learned', rope_theta=10000.0, rope_scaling=None):
         super().__init__()
+        if mlp not in ('gelu', 'swiglu'): raise ValueError(f"unknown mlp {mlp!r}: use 'gelu' or 'swiglu'")
+        if pos_emb not in ('learned', 'rope', 'alibi', 'none'):
+            raise ValueError(f"unknown pos_emb {pos_emb!r}: use one of 'learned', 'rope', 'alibi', 'none'")
+        self.n_embd = n_embd
         self.ln_1 = make_norm(norm, n_embd, norm_eps, bias)
         self.attn = CausalSelfAttention(n_embd, n_head, n_kv_heads, bias, dropout, pos_emb, rope_theta, rope_scaling)
         self.ln_2 = make_norm(norm, n_embd, norm_eps, bias)
-        if mlp == 'gelu': self.mlp = FeedForward(n_embd, intermediate_size, bias, dropout)
-        elif mlp == 'swiglu': self.mlp = SwiGLU(n_embd, intermediate_size, bias, dropout)
-        else: raise ValueError(f"unknown mlp {mlp!r}: use 'gelu' or 'swiglu'")
+        self.mlp = (FeedForward if mlp == 'gelu' else SwiGLU)(n_embd, intermediate_size, bias, dropout)
 
     def forward(self, x, pos=None, cache=None, pad=None):
-        x = x + self.attn(self.ln_1(x), pos, cache, pad)
-        return x + self.mlp(self.ln_2(x))
+        "x (B, T, C) -> (B, T, C); pos, cache and pad go to attention."
+        if x.dim() != 3 or x.size(-1) != self.n_embd:
+            raise ValueError(f"Block expects x of shape (B, T, {self.n_embd}), got {tuple(x.shape)}")
+        x = x + self.attn(self.ln_1(x), pos, cache, pad)       # (B, T, C)
+        return x + self.mlp(self.ln_2(x))                      # (B, T, C)

@@ -13,11 +13,19 @@ import torch.nn.functional as F
 from .attention import CausalSelfAttention
 
 # %% auto #0
-__all__ = ['LayerNorm', 'RMSNorm', 'gelu', 'GELU', 'FeedForward', 'swiglu_hidden', 'SwiGLU', 'make_norm', 'Block']
+__all__ = ['layer_norm', 'LayerNorm', 'RMSNorm', 'gelu', 'GELU', 'FeedForward', 'swiglu_hidden', 'SwiGLU', 'make_norm', 'Block']
 
-# %% ../nbs/04_blocks.ipynb #95873205
-class LayerNorm(nn.Module):
+# %% ../nbs/04_blocks.ipynb #c95d6fac
+def layer_norm(x, weight, bias=None, eps=1e-5):
     "LayerNorm from scratch: (x - mean) / sqrt(var + eps) * weight + bias, over the last dimension."
+    mean = x.mean(-1, keepdim=True)                        # (..., 1)
+    var = x.var(-1, keepdim=True, unbiased=False)          # (..., 1), divides by C
+    y = (x - mean) / torch.sqrt(var + eps) * weight        # (..., C)
+    return y if bias is None else y + bias
+
+# %% ../nbs/04_blocks.ipynb #ae198144
+class LayerNorm(nn.Module):
+    "LayerNorm over the last dimension, with an optional bias (nanoGPT's); runs the fused kernel equal to `layer_norm`."
     def __init__(self, ndim, eps=1e-5, bias=True):
         super().__init__()
         self.eps = eps
@@ -27,10 +35,7 @@ class LayerNorm(nn.Module):
     def forward(self, x):
         if x.size(-1) != self.weight.size(0):
             raise ValueError(f"LayerNorm({self.weight.size(0)}) got an input of shape {tuple(x.shape)}: its last dimension must be {self.weight.size(0)}")
-        mean = x.mean(-1, keepdim=True)                        # (..., 1)
-        var = x.var(-1, keepdim=True, unbiased=False)          # (..., 1), divides by C
-        y = (x - mean) / torch.sqrt(var + self.eps) * self.weight
-        return y if self.bias is None else y + self.bias
+        return F.layer_norm(x, self.weight.shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self): return f"{self.weight.size(0)}, eps={self.eps}, bias={self.bias is not None}"
 
@@ -56,10 +61,10 @@ def gelu(x):
     "GELU, GPT-2's tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))."
     return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * torch.pow(x, 3.0))))
 
-# %% ../nbs/04_blocks.ipynb #594220ea
+# %% ../nbs/04_blocks.ipynb #783da6c9
 class GELU(nn.Module):
-    "`gelu` as a module."
-    def forward(self, x): return gelu(x)
+    "GELU (tanh form) as a module; runs the fused kernel equal to `gelu`."
+    def forward(self, x): return F.gelu(x, approximate='tanh')
 
 # %% ../nbs/04_blocks.ipynb #2ce9dd72
 class FeedForward(nn.Module):

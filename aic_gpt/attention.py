@@ -50,7 +50,7 @@ class MHACausalAttention(nn.Module):
         out, _ = self.mha(x, x, x, attn_mask=self.mask[:T, :T], need_weights=False)
         return out
 
-# %% ../nbs/03_attention.ipynb #4d7c4ed5
+# %% ../nbs/03_attention.ipynb #9c0a5468
 class CausalSelfAttention(nn.Module):
     "Multi-head causal self-attention with grouped KV heads, RoPE or ALiBi, a KV cache, and two kernels."
     def __init__(self, n_embd, n_head, n_kv_heads=None, bias=True, dropout=0.0, pos_emb='learned',
@@ -103,7 +103,7 @@ class CausalSelfAttention(nn.Module):
             mask = causal_mask(T, S, x.device)                                 # (T, S)
         if self.pos_emb == 'alibi':                                            # distances between slots
             slots = torch.arange(S, device=x.device)
-            bias = alibi_bias(self.slopes.to(x.device), slots[S - T:], slots)  # (nh, T, S)
+            bias = alibi_bias(self.slopes.to(x.device), slots[S - T:], slots).to(q.dtype)  # (nh, T, S)
         p = self.dropout if self.training else 0.0
         if self.impl == 'sdpa':
             if mask is None and bias is None:
@@ -153,7 +153,7 @@ def rope_inv_freq(head_dim, theta=10000.0, scaling=None, seq_len=None):
     inv = (1.0 / (s * pos_freqs)) * (1 - extrap) + (1.0 / pos_freqs) * extrap
     return inv, attn_factor
 
-# %% ../nbs/03_attention.ipynb #0cee02ad
+# %% ../nbs/03_attention.ipynb #4e12749c
 class RotaryEmbedding(nn.Module):
     "cos and sin tables of RoPE for given positions, in Hugging Face Llama's half-split layout."
     def __init__(self, head_dim, theta=10000.0, scaling=None):
@@ -161,6 +161,12 @@ class RotaryEmbedding(nn.Module):
         self.head_dim, self.theta, self.scaling = head_dim, theta, scaling
         inv, self.attention_factor = rope_inv_freq(head_dim, theta, scaling)
         self.register_buffer('inv_freq', inv, persistent=False)
+
+    def _apply(self, fn, recurse=True):
+        "Follow `.to(device)`, but keep the frequencies in float32 through `.half()` / `.to(torch.bfloat16)`."
+        super()._apply(fn, recurse)
+        self.inv_freq = rope_inv_freq(self.head_dim, self.theta, self.scaling)[0].to(self.inv_freq.device)
+        return self
 
     def forward(self, pos):
         "pos (T,) or (B, T) integer positions -> cos, sin of shape pos.shape + (head_dim,)."
@@ -200,7 +206,7 @@ def alibi_bias(slopes, q_pos, k_pos):
     dist = (q_pos[..., :, None] - k_pos[..., None, :]).float()         # (..., T, S)
     return -slopes.view(-1, 1, 1) * dist.unsqueeze(-3)
 
-# %% ../nbs/03_attention.ipynb #d01d791f
+# %% ../nbs/03_attention.ipynb #dcebcd12
 class KVCache(nn.Module):
     "Preallocated keys and values for one layer, (B, n_kv_heads, max_len, head_dim), filled from position `pos`."
     def __init__(self, batch_size, max_len, n_kv_heads, head_dim, device=None, dtype=torch.float32):
@@ -219,6 +225,9 @@ class KVCache(nn.Module):
             B, nkv, _, hs = self.k.shape
             raise ValueError(f"this KV cache holds batch {B}, {nkv} kv heads of head_dim {hs}, "
                              f"got keys {tuple(k.shape)} and values {tuple(v.shape)}")
+        if k.dtype != self.k.dtype or k.device != self.k.device:
+            raise ValueError(f"this KV cache holds {self.k.dtype} on {self.k.device}, got keys in {k.dtype} on {k.device}: "
+                             "make it with the model's dtype and device (GPT.make_caches does)")
         T = k.size(2)
         if self.pos + T > self.max_len:
             raise ValueError(f"KV cache full: {self.pos} + {T} tokens > max_len {self.max_len}")

@@ -20,22 +20,25 @@ __all__ = ['WEIGHTS_NAME', 'CONFIG_NAME', 'state_to_save', 'save_checkpoint', 'r
 # %% ../nbs/09_checkpoints.ipynb #32b6efa1
 WEIGHTS_NAME, CONFIG_NAME = 'model.safetensors', 'config.json'
 
-# %% ../nbs/09_checkpoints.ipynb #872b23d1
+# %% ../nbs/09_checkpoints.ipynb #f3e69fb2
 def state_to_save(model):
     "The model's tensors without duplicates: a tied output head is stored once, as the token embedding."
+    model = getattr(model, '_orig_mod', model)               # a torch.compile'd model: save the model inside
     sd = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     if model.config.tie_weights: sd.pop('lm_head.weight', None)
     return sd
 
-# %% ../nbs/09_checkpoints.ipynb #7b2c9841
+# %% ../nbs/09_checkpoints.ipynb #3510424f
 def save_checkpoint(model, path, metadata=None):
     "Write `model.safetensors` and `config.json` into directory `path`; returns the directory."
     path = Path(path); path.mkdir(parents=True, exist_ok=True)
     meta = {k: str(v) for k, v in (metadata or {}).items()}
     tmp = path / (WEIGHTS_NAME + '.tmp')
-    save_file(state_to_save(model), str(tmp), metadata={'format': 'pt', **meta})
+    save_file(state_to_save(model), str(tmp), metadata={**meta, 'format': 'pt'})
     os.replace(tmp, path / WEIGHTS_NAME)                   # atomic: never a half-written model.safetensors
-    (path / CONFIG_NAME).write_text(json.dumps(model.config.to_dict(), indent=2) + '\n')
+    tmp = path / (CONFIG_NAME + '.tmp')
+    tmp.write_text(json.dumps(model.config.to_dict(), indent=2) + '\n')
+    os.replace(tmp, path / CONFIG_NAME)
     return path
 
 # %% ../nbs/09_checkpoints.ipynb #caf64355
@@ -83,12 +86,13 @@ def load_state(model, sd, source='checkpoint'):
     model.load_state_dict(sd, strict=False)
     return model
 
-# %% ../nbs/09_checkpoints.ipynb #bcbd064e
+# %% ../nbs/09_checkpoints.ipynb #f6e1165c
 def load_checkpoint(path, device='cpu', dtype=None):
-    "A `GPT` from a directory written by `save_checkpoint`."
+    "A `GPT` from a directory written by `save_checkpoint`, in `dtype` (default: the dtype it was saved in)."
     cfg = read_config(path)
     sd = read_weights(Path(path) / WEIGHTS_NAME)
     model = load_state(GPT(cfg), sd, source=str(Path(path) / WEIGHTS_NAME)).to(device)
+    if dtype is None: dtype = next(iter(sd.values())).dtype if sd else None
     if dtype is not None: model = model.to(dtype)
     return model.eval()
 

@@ -20,7 +20,7 @@ from .blocks import Block, LayerNorm, RMSNorm, make_norm
 # %% auto #0
 __all__ = ['PRESETS', 'GPTConfig', 'GPT', 'next_token_probs', 'sample_next', 'check_sampling']
 
-# %% ../nbs/05_gpt.ipynb #334dc334
+# %% ../nbs/05_gpt.ipynb #8d568670
 @dataclass
 class GPTConfig:
     "Every size and switch of the model: one config serves the GPT-2 and the Llama families."
@@ -43,26 +43,40 @@ class GPTConfig:
 
     def __post_init__(self):
         if self.n_kv_heads is None: self.n_kv_heads = self.n_head
+        def not_size(v): return isinstance(v, bool) or not isinstance(v, int) or v < 1
         bad = [f"{k}={getattr(self, k)!r}" for k in ('vocab_size', 'block_size', 'n_layer', 'n_head', 'n_embd', 'n_kv_heads')
-               if not isinstance(getattr(self, k), int) or getattr(self, k) < 1]
-        if self.intermediate_size is not None and (not isinstance(self.intermediate_size, int) or self.intermediate_size < 1):
+               if not_size(getattr(self, k))]
+        if self.intermediate_size is not None and not_size(self.intermediate_size):
             bad.append(f"intermediate_size={self.intermediate_size!r}")
         if bad: raise ValueError(f"GPTConfig: sizes must be integers >= 1, got {', '.join(bad)}")
         if self.n_embd % self.n_head:
             raise ValueError(f"GPTConfig: n_embd={self.n_embd} is not divisible by n_head={self.n_head}")
         if self.n_head % self.n_kv_heads:
             raise ValueError(f"GPTConfig: n_head={self.n_head} is not divisible by n_kv_heads={self.n_kv_heads}")
+        for k in ('dropout', 'norm_eps', 'rope_theta'):                 # YAML reads 1e-6 (no dot) as a string
+            v = getattr(self, k)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise ValueError(f"GPTConfig: {k}={v!r} must be a finite number (in YAML write 1.0e-6, not 1e-6)")
         if not 0 <= self.dropout < 1: raise ValueError(f"GPTConfig: dropout={self.dropout} must be in [0, 1)")
+        if self.norm_eps <= 0: raise ValueError(f"GPTConfig: norm_eps={self.norm_eps} must be > 0")
+        if self.rope_theta <= 0: raise ValueError(f"GPTConfig: rope_theta={self.rope_theta} must be > 0")
         for k, ok in (('norm', ('layernorm', 'rmsnorm')), ('mlp', ('gelu', 'swiglu')), ('pos_emb', ('learned', 'rope', 'alibi', 'none'))):
             if getattr(self, k) not in ok: raise ValueError(f"GPTConfig: {k}={getattr(self, k)!r}, expected one of {ok}")
         if self.pos_emb == 'rope' and (self.n_embd // self.n_head) % 2:
             raise ValueError(f"GPTConfig: RoPE needs an even head size, n_embd/n_head = {self.n_embd // self.n_head}")
         if self.rope_scaling is not None:
+            if self.pos_emb != 'rope':
+                raise ValueError(f"GPTConfig: rope_scaling needs pos_emb='rope', got pos_emb={self.pos_emb!r}")
             rs = dict(self.rope_scaling)
             if rs.get('type') not in ('linear', 'dynamic', 'yarn'):
                 raise ValueError(f"GPTConfig: rope_scaling type {rs.get('type')!r}, expected linear, dynamic or yarn")
-            if float(rs.get('factor', 0)) < 1: raise ValueError(f"GPTConfig: rope_scaling factor {rs.get('factor')} must be >= 1")
-            rs.setdefault('original_max_position_embeddings', self.block_size)
+            f = rs.get('factor')
+            if isinstance(f, bool) or not isinstance(f, (int, float)) or not 1 <= f < math.inf:
+                raise ValueError(f"GPTConfig: rope_scaling factor {f!r} must be a number >= 1")
+            if rs['type'] != 'linear' and not isinstance(rs.get('original_max_position_embeddings'), int):
+                raise ValueError(f"GPTConfig: rope_scaling type {rs['type']!r} needs 'original_max_position_embeddings' "
+                                 "(the context the model was trained at), an integer")
+            rs.setdefault('original_max_position_embeddings', self.block_size)   # linear scaling does not use it
             self.rope_scaling = rs
 
     @property
@@ -164,11 +178,11 @@ def num_params(self: GPT, non_embedding=False):
     if non_embedding and self.transformer.wpe is not None: n -= self.transformer.wpe.weight.numel()
     return n
 
-# %% ../nbs/05_gpt.ipynb #d02dd9ef
+# %% ../nbs/05_gpt.ipynb #cbbc6697
 @patch
 def check_ids(self: GPT, idx):
     "Raise a clear error unless `idx` is an integer tensor of ids in [0, vocab_size)."
-    if idx.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8):
+    if idx.dtype not in (torch.int64, torch.int32):                  # what nn.Embedding takes
         raise TypeError(f"token ids must be an integer tensor, got {idx.dtype}")
     if torch.compiler.is_compiling() or not idx.numel(): return      # a compiled graph skips the data-dependent check
     out = (idx < 0) | (idx >= self.config.vocab_size)
@@ -206,16 +220,17 @@ def make_caches(self: GPT, batch_size, max_len=None, device=None, dtype=None):
     return [KVCache(batch_size, max_len or c.block_size, c.n_kv_heads, c.head_dim,
                     device or p.device, dtype or p.dtype) for _ in range(c.n_layer)]
 
-# %% ../nbs/05_gpt.ipynb #2e5f1dc0
+# %% ../nbs/05_gpt.ipynb #04e1c05e
 def next_token_probs(logits, temperature=1.0, top_k=None, top_p=None):
     "The distribution a sampler draws from: logits (B, V) -> probabilities (B, V). temperature 0 is greedy (one-hot)."
     if temperature == 0:
         return F.one_hot(logits.argmax(-1), logits.size(-1)).to(logits.dtype)
-    logits = logits / temperature
+    logits = logits.float()                                              # (B, V) in float32 whatever the model's dtype
+    logits = (logits - logits.amax(-1, keepdim=True)) / temperature     # max 0 first: a tiny temperature gives -inf, not NaN
     if top_k is not None and top_k < logits.size(-1):                  # keep the k most likely tokens
         kth = torch.topk(logits, top_k, dim=-1).values[..., -1:]        # (B, 1)
         logits = logits.masked_fill(logits < kth, float('-inf'))
-    probs = F.softmax(logits.float(), dim=-1)                            # (B, V)
+    probs = F.softmax(logits, dim=-1)                                    # (B, V)
     if top_p is not None and top_p < 1.0:                              # keep the smallest set with mass >= top_p
         sp, si = probs.sort(dim=-1, descending=True)                     # (B, V) each
         drop = (sp.cumsum(-1) - sp) >= top_p                          # mass before this token already reaches top_p

@@ -50,7 +50,7 @@ class MHACausalAttention(nn.Module):
         out, _ = self.mha(x, x, x, attn_mask=self.mask[:T, :T], need_weights=False)
         return out
 
-# %% ../nbs/03_attention.ipynb #9c0a5468
+# %% ../nbs/03_attention.ipynb #26945c26
 class CausalSelfAttention(nn.Module):
     "Multi-head causal self-attention with grouped KV heads, RoPE or ALiBi, a KV cache, and two kernels."
     def __init__(self, n_embd, n_head, n_kv_heads=None, bias=True, dropout=0.0, pos_emb='learned',
@@ -70,6 +70,12 @@ class CausalSelfAttention(nn.Module):
         self.pos_emb, self.impl = pos_emb, impl
         self.rope = RotaryEmbedding(self.head_dim, rope_theta, rope_scaling) if pos_emb == 'rope' else None
         if pos_emb == 'alibi': self.register_buffer('slopes', alibi_slopes(n_head), persistent=False)
+
+    def _apply(self, fn, recurse=True):
+        "Follow `.to(device)`, but rebuild ALiBi's slopes (derived, not learned) in float32 after any cast."
+        super()._apply(fn, recurse)
+        if self.pos_emb == 'alibi': self.slopes = alibi_slopes(self.n_head).to(self.slopes.device)
+        return self
 
     def forward(self, x, pos=None, cache=None, pad=None):
         """x (B, T, C); pos (T,) or (B, T) positions (default: after what the cache holds);

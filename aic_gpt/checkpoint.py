@@ -86,12 +86,15 @@ def load_state(model, sd, source='checkpoint'):
     model.load_state_dict(sd, strict=False)
     return model
 
-# %% ../nbs/09_checkpoints.ipynb #f6e1165c
+# %% ../nbs/09_checkpoints.ipynb #b2b9a046
 def load_checkpoint(path, device='cpu', dtype=None):
     "A `GPT` from a directory written by `save_checkpoint`, in `dtype` (default: the dtype it was saved in)."
     cfg = read_config(path)
     sd = read_weights(Path(path) / WEIGHTS_NAME)
-    model = load_state(GPT(cfg), sd, source=str(Path(path) / WEIGHTS_NAME)).to(device)
+    with torch.device('meta'): model = GPT(cfg)               # no memory, no random init: the weights come from the file
+    model = model.to_empty(device=device)                      # RoPE and ALiBi rebuild their derived buffers here
+    if cfg.tie_weights: model.lm_head.weight = model.transformer.wte.weight   # to_empty made two tensors of the tied one
+    model = load_state(model, sd, source=str(Path(path) / WEIGHTS_NAME))
     if dtype is None: dtype = next(iter(sd.values())).dtype if sd else None
     if dtype is not None: model = model.to(dtype)
     return model.eval()

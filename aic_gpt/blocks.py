@@ -104,15 +104,13 @@ def make_norm(kind, ndim, eps=1e-5, bias=True):
     if kind == 'rmsnorm': return RMSNorm(ndim, eps)
     raise ValueError(f"unknown norm {kind!r}: use 'layernorm' or 'rmsnorm'")
 
-# %% ../nbs/04_blocks.ipynb #69e7cd06
+# %% ../nbs/04_blocks.ipynb #47e2ee1f
 class Block(nn.Module):
     "Pre-norm transformer block: x + attn(norm(x)), then x + mlp(norm(x))."
     def __init__(self, n_embd, n_head, n_kv_heads=None, bias=True, dropout=0.0, norm='layernorm', norm_eps=1e-5,
                  mlp='gelu', intermediate_size=None, pos_emb='learned', rope_theta=10000.0, rope_scaling=None):
         super().__init__()
         if mlp not in ('gelu', 'swiglu'): raise ValueError(f"unknown mlp {mlp!r}: use 'gelu' or 'swiglu'")
-        if pos_emb not in ('learned', 'rope', 'alibi', 'none'):
-            raise ValueError(f"unknown pos_emb {pos_emb!r}: use one of 'learned', 'rope', 'alibi', 'none'")
         self.n_embd = n_embd
         self.ln_1 = make_norm(norm, n_embd, norm_eps, bias)
         self.attn = CausalSelfAttention(n_embd, n_head, n_kv_heads, bias, dropout, pos_emb, rope_theta, rope_scaling)

@@ -15,7 +15,7 @@ from .model import GPT, GPTConfig
 
 # %% auto #0
 __all__ = ['WEIGHTS_NAME', 'CONFIG_NAME', 'state_to_save', 'save_checkpoint', 'read_metadata', 'read_config', 'read_weights',
-           'load_state', 'load_checkpoint', 'config_from_hf', 'config_to_hf', 'from_hf', 'to_hf']
+           'load_state', 'empty_model', 'load_checkpoint', 'config_from_hf', 'config_to_hf', 'from_hf', 'to_hf']
 
 # %% ../nbs/09_checkpoints.ipynb #32b6efa1
 WEIGHTS_NAME, CONFIG_NAME = 'model.safetensors', 'config.json'
@@ -86,15 +86,20 @@ def load_state(model, sd, source='checkpoint'):
     model.load_state_dict(sd, strict=False)
     return model
 
-# %% ../nbs/09_checkpoints.ipynb #b2b9a046
+# %% ../nbs/09_checkpoints.ipynb #0ab9af3f
+def empty_model(cfg, device='cpu'):
+    "A `GPT` for `cfg` with uninitialised weights on `device`, to be filled by `load_state`: no time spent on random init."
+    with torch.device('meta'): model = GPT(cfg)               # shapes only, no memory
+    model = model.to_empty(device=device)                      # RoPE and ALiBi rebuild their derived buffers here
+    if cfg.tie_weights: model.lm_head.weight = model.transformer.wte.weight   # to_empty made two tensors of the tied one
+    return model
+
+# %% ../nbs/09_checkpoints.ipynb #5cbbe3a9
 def load_checkpoint(path, device='cpu', dtype=None):
     "A `GPT` from a directory written by `save_checkpoint`, in `dtype` (default: the dtype it was saved in)."
     cfg = read_config(path)
     sd = read_weights(Path(path) / WEIGHTS_NAME)
-    with torch.device('meta'): model = GPT(cfg)               # no memory, no random init: the weights come from the file
-    model = model.to_empty(device=device)                      # RoPE and ALiBi rebuild their derived buffers here
-    if cfg.tie_weights: model.lm_head.weight = model.transformer.wte.weight   # to_empty made two tensors of the tied one
-    model = load_state(model, sd, source=str(Path(path) / WEIGHTS_NAME))
+    model = load_state(empty_model(cfg, device), sd, source=str(Path(path) / WEIGHTS_NAME))
     if dtype is None: dtype = next(iter(sd.values())).dtype if sd else None
     if dtype is not None: model = model.to(dtype)
     return model.eval()
@@ -213,7 +218,7 @@ def config_to_hf(cfg):
     raise ValueError(f"no transformers equivalent for pos_emb={cfg.pos_emb!r}, norm={cfg.norm!r}, mlp={cfg.mlp!r}: "
                      "to_hf converts the GPT-2 family (learned, layernorm, gelu) and the Llama family (rope, rmsnorm, swiglu)")
 
-# %% ../nbs/09_checkpoints.ipynb #8af2a16b
+# %% ../nbs/09_checkpoints.ipynb #6f8285de
 def from_hf(hf_model):
     "An aic_gpt `GPT` with the weights of a `transformers` `GPT2LMHeadModel` or `LlamaForCausalLM`."
     if not (hasattr(hf_model, 'config') and hasattr(hf_model, 'state_dict')):
@@ -229,19 +234,19 @@ def from_hf(hf_model):
         if isinstance(theirs, tuple): w = torch.cat([get(n) for n in theirs], 0)       # q, k, v stacked by rows
         else: w = get(theirs).t() if t else get(theirs)                                # Conv1D (in, out) -> Linear (out, in)
         sd[ours] = w.detach().to(torch.float32, copy=True).contiguous()
-    return load_state(GPT(cfg), sd, source=name).eval()
+    return load_state(empty_model(cfg), sd, source=name).eval()
 
-# %% ../nbs/09_checkpoints.ipynb #58842b67
+# %% ../nbs/09_checkpoints.ipynb #2abed051
 def to_hf(model):
     "The `transformers` model (`GPT2LMHeadModel` or `LlamaForCausalLM`) with the same weights as an aic_gpt `GPT`."
     from transformers import GPT2LMHeadModel, LlamaForCausalLM
     cfg = model.config
     hc = config_to_hf(cfg)
     hf = (GPT2LMHeadModel if hc.model_type == 'gpt2' else LlamaForCausalLM)(hc)
-    sd, hsd = model.state_dict(), {}
+    sd, own, hsd = model.state_dict(), hf.state_dict(), {}
     for ours, theirs, t in _weight_map(cfg):
         if ours not in sd:                              # GPT-2 family without biases: HF has them, set to zero
-            hsd[theirs] = torch.zeros_like(hf.state_dict()[theirs]); continue
+            hsd[theirs] = torch.zeros_like(own[theirs]); continue
         w = sd[ours].detach().float()
         if isinstance(theirs, tuple):                   # c_attn -> q_proj, k_proj, v_proj
             hd = cfg.head_dim

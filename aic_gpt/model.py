@@ -190,12 +190,12 @@ def check_ids(self: GPT, idx):
         bad = idx[out][0].item()
         raise ValueError(f"token id {bad} is outside the vocabulary [0, {self.config.vocab_size})")
 
-# %% ../nbs/05_gpt.ipynb #a4606fd9
+# %% ../nbs/05_gpt.ipynb #7b79113f
 @patch
-def forward(self: GPT, idx, pos=None, caches=None, pad=None):
+def forward(self: GPT, idx, pos=None, caches=None, pad=None, validate=True):
     "idx (B, T) token ids -> logits (B, T, vocab_size). `caches`: one `KVCache` per layer (see `make_caches`)."
     if idx.dim() != 2 or idx.size(1) == 0: raise ValueError(f"idx must be (B, T) with T >= 1, got shape {tuple(idx.shape)}")
-    self.check_ids(idx)
+    if validate: self.check_ids(idx)                     # `generate` checks its prompt once and passes validate=False
     B, T = idx.shape
     start = caches[0].pos if caches is not None else 0
     pos_given = pos
@@ -257,7 +257,7 @@ def check_sampling(temperature, top_k, top_p, max_new_tokens):
     if top_p is not None and not (isinstance(top_p, (int, float)) and 0 < top_p <= 1):
         raise ValueError(f"top_p must be None or in (0, 1], got {top_p!r}")
 
-# %% ../nbs/05_gpt.ipynb #8c489a0b
+# %% ../nbs/05_gpt.ipynb #8bfce6c5
 @patch
 @torch.no_grad()
 def generate(self: GPT, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None, stop_token_id=None,
@@ -304,7 +304,7 @@ def generate(self: GPT, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=
                     else:
                         for cache in caches: cache.reset()
             pad_now = valid[:, w0:] if padded else None
-            logits = self(x, pos if padded else pos[0], caches if use_cache else None, pad_now)[:, -1]  # (B, V)
+            logits = self(x, pos if padded else pos[0], caches if use_cache else None, pad_now, validate=False)[:, -1]  # (B, V)
             nxt = sample_next(logits, temperature, top_k, top_p, generator)                        # (B,)
             if stop_token_id is not None:
                 nxt = torch.where(done, torch.full_like(nxt, stop_token_id), nxt)

@@ -190,10 +190,11 @@ def check_ids(self: GPT, idx):
         bad = idx[out][0].item()
         raise ValueError(f"token id {bad} is outside the vocabulary [0, {self.config.vocab_size})")
 
-# %% ../nbs/05_gpt.ipynb #7b79113f
+# %% ../nbs/05_gpt.ipynb #633c88b3
 @patch
-def forward(self: GPT, idx, pos=None, caches=None, pad=None, validate=True):
-    "idx (B, T) token ids -> logits (B, T, vocab_size). `caches`: one `KVCache` per layer (see `make_caches`)."
+def forward(self: GPT, idx, pos=None, caches=None, pad=None, validate=True, last_only=False):
+    """idx (B, T) token ids -> logits (B, T, vocab_size). `caches`: one `KVCache` per layer (see `make_caches`).
+    `last_only`: logits of the last position only, (B, 1, vocab_size), all that sampling needs."""
     if idx.dim() != 2 or idx.size(1) == 0: raise ValueError(f"idx must be (B, T) with T >= 1, got shape {tuple(idx.shape)}")
     if validate: self.check_ids(idx)                     # `generate` checks its prompt once and passes validate=False
     B, T = idx.shape
@@ -210,6 +211,7 @@ def forward(self: GPT, idx, pos=None, caches=None, pad=None, validate=True):
     x = self.transformer.drop(x)
     for i, block in enumerate(self.transformer.h):
         x = block(x, pos, None if caches is None else caches[i], pad)                # (B, T, C)
+    if last_only: x = x[:, -1:]                                                      # (B, 1, C)
     return self.lm_head(self.transformer.ln_f(x))                                    # (B, T, vocab)
 
 # %% ../nbs/05_gpt.ipynb #af1675f2
@@ -257,7 +259,7 @@ def check_sampling(temperature, top_k, top_p, max_new_tokens):
     if top_p is not None and not (isinstance(top_p, (int, float)) and 0 < top_p <= 1):
         raise ValueError(f"top_p must be None or in (0, 1], got {top_p!r}")
 
-# %% ../nbs/05_gpt.ipynb #8bfce6c5
+# %% ../nbs/05_gpt.ipynb #c85038af
 @patch
 @torch.no_grad()
 def generate(self: GPT, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None, stop_token_id=None,
@@ -300,11 +302,12 @@ def generate(self: GPT, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=
                 x, pad = seq[:, w0:], valid[:, w0:]                    # (B, T'): the last block_size columns
                 pos = (pad.long().cumsum(1) - 1).clamp(min=0)          # (B, T'): positions skip the padding
                 if use_cache:
-                    if caches is None: caches = self.make_caches(B, c.block_size)
+                    if caches is None: caches = self.make_caches(B, min(c.block_size, T0 + max_new_tokens))
                     else:
                         for cache in caches: cache.reset()
             pad_now = valid[:, w0:] if padded else None
-            logits = self(x, pos if padded else pos[0], caches if use_cache else None, pad_now, validate=False)[:, -1]  # (B, V)
+            logits = self(x, pos if padded else pos[0], caches if use_cache else None, pad_now,
+                          validate=False, last_only=True)[:, -1]                                    # (B, V)
             nxt = sample_next(logits, temperature, top_k, top_p, generator)                        # (B,)
             if stop_token_id is not None:
                 nxt = torch.where(done, torch.full_like(nxt, stop_token_id), nxt)

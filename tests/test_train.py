@@ -1,0 +1,365 @@
+"""What the training chapter cannot prove inside a notebook: a run killed with SIGKILL at random moments (some of
+them in the middle of writing a checkpoint) and resumed each time ends bit for bit where a straight run ends; SIGTERM
+saves and exits cleanly; seeds decide everything; a changed config or an occupied out_dir is refused; two processes
+under torchrun (DDP and FSDP2, gloo on CPU) follow one process's loss curve; the three command lines work and fail
+with one clear line.
+
+Every run here is a tiny GPT (2 layers x 2 heads x 32) on the first 100k characters of Tiny Shakespeare with one
+thread per process, so the whole file takes about a minute and a half on two cores. `pytest -s` shows the kill log.
+"""
+import os, random, re, shutil, signal, subprocess, sys, time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from aic_gpt.train import (train, read_metrics, list_checkpoints, load_train_state, load_trained, eval_tokens,
+                           TRAIN_STATE, CKPT_PREFIX)
+from aic_gpt.checkpoint import WEIGHTS_NAME, CONFIG_NAME
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+TRAIN_CLI, EVAL_CLI, GEN_CLI, TORCHRUN = (str(BIN / n) for n in ('aic-gpt-train', 'aic-gpt-eval', 'aic-gpt-generate', 'torchrun'))
+ENV = {**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONWARNINGS': 'ignore', 'TQDM_DISABLE': '1'}
+CKPT_FILES = {WEIGHTS_NAME, CONFIG_NAME, TRAIN_STATE, 'tokenizer.json', 'run.json'}
+COLUMNS = ('step', 'train_loss', 'val_loss', 'lr')          # what a resumed run must reproduce exactly
+MAX_ITERS = 200
+
+
+# ---------------------------------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope='module')
+def work(tmp_path_factory):
+    "A folder with the tiny model's YAML, a 100k-character corpus and the base config of every run."
+    d = tmp_path_factory.mktemp('train')
+    (d / 'tiny.yaml').write_text(yaml.safe_dump(dict(preset='baby_gpt_cpu', n_layer=2, n_head=2, n_embd=32)))
+    (d / 'small.txt').write_text((ROOT / 'data' / 'tinyshakespeare.txt').read_text()[:100_000])
+    base = dict(model=str(d / 'tiny.yaml'), data=str(d / 'small.txt'), block_size=16, batch_size=4, max_iters=MAX_ITERS,
+                dropout=0.1, warmup_iters=10, log_interval=1, eval_interval=25, eval_iters=4, ckpt_interval=5,
+                ckpt_minutes=0.0, keep_last=2, num_threads=1, progress=False, tensorboard=False, sample_tokens=20)
+    (d / 'base.yaml').write_text(yaml.safe_dump(base))
+    return d, base
+
+
+@pytest.fixture(scope='module')
+def reference(work):
+    "The straight run every interrupted run is compared with (in-process: the API and the CLI must agree too)."
+    d, base = work
+    r = train(**base, out_dir=str(d / 'ref'))
+    assert r.step == MAX_ITERS and r.stopped == 'done'
+    return d / 'ref'
+
+
+# ---------------------------------------------------------------------------------------------------- helpers
+def columns(out_dir):
+    "metrics.csv as the raw text of the columns a resumed run must reproduce (floats are written in full repr)."
+    lines = (Path(out_dir) / 'metrics.csv').read_text().splitlines()
+    head = lines[0].split(',')
+    idx = [head.index(c) for c in COLUMNS]
+    return [tuple(line.split(',')[i] for i in idx) for line in lines[1:]]
+
+
+def weights(ckpt):
+    return load_file(str(Path(ckpt) / WEIGHTS_NAME))
+
+
+def assert_same_weights(a, b):
+    wa, wb = weights(a), weights(b)
+    assert wa.keys() == wb.keys()
+    differ = [k for k in wa if not torch.equal(wa[k], wb[k])]
+    assert not differ, f"{a} and {b} differ in {differ}"
+
+
+def assert_same_run(run, ref, context=''):
+    "Same step/train_loss/val_loss/lr columns to the last bit, same final and best weights."
+    got, want = columns(run), columns(ref)
+    first = next((i for i, (g, w) in enumerate(zip(got, want)) if g != w), None)
+    assert got == want, (f"{context}\nmetrics.csv differs from the straight run: {len(got)} vs {len(want)} rows, "
+                         f"first difference at row {first}: {got[first] if first is not None else None} vs "
+                         f"{want[first] if first is not None else None}")
+    final = f"{CKPT_PREFIX}{MAX_ITERS:07d}"
+    assert_same_weights(run / final, ref / final)
+    assert_same_weights(run / 'best', ref / 'best')
+    assert load_train_state(run / final)['best_val_loss'] == load_train_state(ref / final)['best_val_loss']
+
+
+def last_step(out_dir):
+    rows = read_metrics(out_dir)
+    return rows[-1]['step'] if rows else 0
+
+
+def log_size(out_dir):
+    p = Path(out_dir) / 'train.log'
+    return p.stat().st_size if p.exists() else 0
+
+
+def wait_started(proc, out_dir, size0, timeout=60):
+    "Wait until the process has written its first line to train.log (it does so just before the first step)."
+    t = time.monotonic()
+    while log_size(out_dir) <= size0:
+        if proc.poll() is not None: return False
+        assert time.monotonic() - t < timeout, f"no new line in {out_dir}/train.log after {timeout} s"
+        time.sleep(0.002)
+    return True
+
+
+def numbered_dirs(out_dir):
+    "Every ckpt-NNNNNNN directory, complete or not, as {step: path}."
+    out = {}
+    for p in Path(out_dir).iterdir():
+        s = p.name[len(CKPT_PREFIX):]
+        if p.is_dir() and p.name.startswith(CKPT_PREFIX) and s.isdigit(): out[int(s)] = p
+    return out
+
+
+def assert_complete(ckpt, context):
+    "A checkpoint directory holds all its files and they load (an atomic save never leaves a partial one)."
+    names = {p.name for p in ckpt.iterdir()}
+    assert CKPT_FILES <= names, f"{context}: {ckpt.name} is incomplete, it holds only {sorted(names)}"
+    load_file(str(ckpt / WEIGHTS_NAME)); load_train_state(ckpt)
+
+
+_LAUNCHED = []
+
+
+def launch(args, out_log):
+    "Start the training CLI in the background (a failing test kills what it started: see `_reap`)."
+    p = subprocess.Popen([TRAIN_CLI, *args], stdout=out_log, stderr=subprocess.STDOUT, env=ENV)
+    _LAUNCHED.append(p)
+    return p
+
+
+@pytest.fixture(autouse=True)
+def _reap():
+    yield
+    while _LAUNCHED:
+        p = _LAUNCHED.pop()
+        if p.poll() is None: p.kill(); p.wait()
+
+
+def run_all(*cmds, timeout=180):
+    "Run several commands at once (two cores; most of each is importing torch); CompletedProcess for each."
+    procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV) for c in cmds]
+    res = []
+    for c, p in zip(cmds, procs):
+        out, err = p.communicate(timeout=timeout)
+        res.append(subprocess.CompletedProcess(c, p.returncode, out, err))
+    return res
+
+
+def one_line_error(r, contains):
+    "The CLI failed with exit status 1 and one line on stderr that contains `contains`, no traceback."
+    msg = r.stderr.strip()
+    assert r.returncode == 1, f"{r.args}: exit status {r.returncode}\n{r.stdout}\n{r.stderr}"
+    assert len(msg.splitlines()) == 1 and 'Traceback' not in msg, f"{r.args}: not a one-line message:\n{r.stderr}"
+    assert contains in msg, f"{r.args}: {contains!r} not in {msg!r}"
+    return msg
+
+
+# ---------------------------------------------------------------------------------------------------- 1. SIGKILL
+def test_sigkill_at_random_moments_then_resume_is_exact(work, reference):
+    """SIGKILL the CLI at seeded random moments, and the moment a checkpoint's temporary directory appears; resume
+    each time. After every kill the newest checkpoint is complete; at the end metrics.csv and the weights equal the
+    straight run's bit for bit."""
+    d, base = work
+    out = d / 'killed'
+    args = ['--config', str(d / 'base.yaml'), '--out-dir', str(out), '--resume', 'true']
+    rng = random.Random(2024)
+    kills, launches, n_kills = [], 0, 8
+    with open(d / 'killed.out', 'w') as out_log:
+        while True:
+            launches += 1
+            assert launches <= n_kills + 3, f"the run did not complete after {launches - 1} launches: {kills}"
+            size0 = log_size(out)
+            proc = launch(args, out_log)
+            if len(kills) >= n_kills:                                   # enough kills: let it finish
+                assert proc.wait(timeout=120) == 0, (d / 'killed.out').read_text()[-3000:]
+                break
+            if not wait_started(proc, out, size0):
+                assert proc.returncode == 0, (d / 'killed.out').read_text()[-3000:]
+                break
+            kind = 'save' if len(kills) % 2 else 'random'
+            if kind == 'random':                                        # a random moment
+                time.sleep(rng.uniform(0.02, 0.3))
+            else:                                                       # the moment a save starts
+                time.sleep(rng.uniform(0.0, 0.1))
+                known = {n for n in os.listdir(out) if n.startswith(CKPT_PREFIX)}
+                while proc.poll() is None:                              # a temporary directory, or a new checkpoint
+                    names = os.listdir(out)
+                    if any(n.startswith('.tmp-') or (n.startswith(CKPT_PREFIX) and n not in known) for n in names): break
+            if proc.poll() is not None:                                 # it finished before the kill
+                assert proc.returncode == 0, (d / 'killed.out').read_text()[-3000:]
+                break
+            proc.send_signal(signal.SIGKILL)
+            assert proc.wait(timeout=30) == -signal.SIGKILL
+            names = os.listdir(out)
+            during_save = any(n.startswith(('.tmp-', '.old-')) for n in names)
+            at = last_step(out)
+            dirs = numbered_dirs(out)
+            ctx = f"after kill {len(kills) + 1} ({kind}) at step {at}, out_dir holds {sorted(names)}"
+            if dirs: assert_complete(dirs[max(dirs)], ctx)
+            if (out / 'best').exists(): assert_complete(out / 'best', ctx)
+            ck = list_checkpoints(out)
+            resume_at = ck[-1][0] if ck else 0
+            kills.append(dict(kind=kind, at_step=at, resume_at=resume_at, lost=at - resume_at, during_save=during_save))
+
+    n_save = sum(k['during_save'] for k in kills)
+    summary = '\n'.join([f"{len(kills)} SIGKILLs in {launches} launches, {n_save} during a save (a .tmp-/.old- directory "
+                          f"left behind), steps lost per kill {[k['lost'] for k in kills]} (total {sum(k['lost'] for k in kills)}):"]
+                         + [f"  kill {i} ({k['kind']}{', during a save' if k['during_save'] else ''}): at step {k['at_step']}, "
+                            f"resumed from {k['resume_at']}, {k['lost']} steps redone" for i, k in enumerate(kills, 1)])
+    print('\n' + summary)
+    assert len(kills) >= 5, summary
+    assert n_save >= 2, summary
+    assert len({k['resume_at'] for k in kills if k['resume_at'] > 0}) >= 3, f"the kills did not spread over the run: {summary}"
+    assert not any(n.startswith(('.tmp-', '.old-')) for n in os.listdir(out)), f"leftover temporary directories: {summary}"
+    assert_same_run(out, reference, summary)
+    assert (out / 'sample.txt').read_text() == (reference / 'sample.txt').read_text(), summary
+
+
+# ---------------------------------------------------------------------------------------------------- 2. SIGTERM
+def test_sigterm_saves_exits_zero_and_resumes_exactly(work, reference):
+    "SIGTERM mid-run: exit status 0, the log says it saved, the newest checkpoint is the step reached; resuming matches."
+    d, base = work
+    out = d / 'sigterm'
+    with open(d / 'sigterm.out', 'w') as out_log:
+        proc = launch(['--config', str(d / 'base.yaml'), '--out-dir', str(out)], out_log)
+        assert wait_started(proc, out, 0), (d / 'sigterm.out').read_text()
+        while last_step(out) < 40 and proc.poll() is None: time.sleep(0.002)
+        proc.send_signal(signal.SIGTERM)
+        rc = proc.wait(timeout=60)
+    output = (d / 'sigterm.out').read_text()
+    assert rc == 0, f"exit status {rc} after SIGTERM:\n{output[-3000:]}"
+    lines = [l for l in (out / 'train.log').read_text().splitlines() if 'SIGTERM' in l]
+    assert len(lines) == 1 and 'saved' in lines[0], f"train.log says {lines}"
+    k = int(re.search(r'step (\d+)', lines[0]).group(1))
+    ck = list_checkpoints(out)
+    print(f"\nSIGTERM: stopped and saved at step {k} of {MAX_ITERS}; checkpoints {[s for s, _ in ck]}")
+    assert 40 <= k < MAX_ITERS, f"stopped at step {k}: the signal should land mid-run"
+    assert ck[-1][0] == k == last_step(out) == load_train_state(ck[-1][1])['step']
+    assert not (out / 'sample.txt').exists(), "a stopped run writes no end-of-run sample"
+    r = train(**base, out_dir=str(out), resume=True)
+    assert r.stopped == 'done' and r.step == MAX_ITERS
+    assert_same_run(out, reference, f"stopped by SIGTERM at step {k}")
+
+
+# ---------------------------------------------------------------------------------------------------- 3. seeds
+def test_seed_decides_the_run(work):
+    "The same seed gives the same losses and weights; another seed gives other losses."
+    d, base = work
+    kw = {**base, 'max_iters': 20, 'eval_interval': 10, 'sample_tokens': 0}
+    runs = {name: train(**kw, seed=seed, out_dir=str(d / f'seed-{name}'))
+            for name, seed in (('a', 1337), ('b', 1337), ('c', 7))}
+    ca, cb, cc = (columns(d / f'seed-{n}') for n in 'abc')
+    assert len(ca) == 20 and ca == cb
+    assert_same_weights(d / 'seed-a' / 'ckpt-0000020', d / 'seed-b' / 'ckpt-0000020')
+    la, lc = [float(r[1]) for r in ca], [float(r[1]) for r in cc]
+    assert sum(a != c for a, c in zip(la, lc)) == 20, f"seed 7 repeats losses of seed 1337: {la} vs {lc}"
+    assert runs['a'].val['loss'] != runs['c'].val['loss']
+
+
+# ---------------------------------------------------------------------------------------------------- 4. refusals
+def test_config_change_and_occupied_out_dir_are_refused(work, reference):
+    "Resuming with a changed config fails naming the field; an out_dir holding a run needs resume or overwrite."
+    d, base = work
+    out, out_ok = d / 'refuse', d / 'accept'
+    shutil.copytree(reference, out); shutil.copytree(reference, out_ok)
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob('*') if p.is_file()}
+    cfg = ['--config', str(d / 'base.yaml'), '--out-dir', str(out)]
+    lr, drop, exists, ok = run_all([TRAIN_CLI, *cfg, '--resume', 'true', '--learning-rate', '0.001'],
+                                   [TRAIN_CLI, *cfg, '--resume', 'true', '--set', 'dropout=0.2'],
+                                   [TRAIN_CLI, *cfg],
+                                   [TRAIN_CLI, *cfg[:-1], str(out_ok), '--resume', 'true', '--set', 'log_interval=7,sample_tokens=0'])
+    print('\n' + '\n'.join(one_line_error(r, s) for r, s in ((lr, 'learning_rate: 0.002 -> 0.001'),
+                                                              (drop, 'dropout: 0.1 -> 0.2'),
+                                                              (exists, 'already holds a run'))))
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob('*') if p.is_file()}
+    changed = sorted(str(k) for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+    assert ok.returncode == 0, f"a change of log_interval must be accepted on resume:\n{ok.stdout}\n{ok.stderr}"
+    assert not changed, f"a refused run changed files of the run: {changed}"
+
+
+# ---------------------------------------------------------------------------------------------------- 5. torchrun
+@pytest.fixture(scope='module')
+def one_process(work):
+    "The 1-process run the torchrun runs are compared with (dropout 0: the curves must agree to float rounding)."
+    d, base = work
+    kw = {**base, 'dropout': 0.0, 'max_iters': 30, 'eval_interval': 10, 'ckpt_interval': 10}
+    (d / 'dist.yaml').write_text(yaml.safe_dump(kw))
+    train(**kw, out_dir=str(d / 'one'))
+    return d / 'one'
+
+
+def _tree(d):
+    "The files of a run, without the token cache and the CLI's plot."
+    return sorted(str(p.relative_to(d)) for p in Path(d).rglob('*') if not p.name.startswith('tokens-') and p.name != 'loss.png')
+
+
+@pytest.mark.parametrize('parallel', ['ddp', 'fsdp'])
+def test_torchrun_two_processes_follow_one(work, one_process, parallel):
+    "2 processes (gloo, CPU) with the same global batch: same loss curves within rtol 1e-4, only rank 0 writes, it loads."
+    d, base = work
+    out = d / f'two-{parallel}'
+    r = subprocess.run([TORCHRUN, '--standalone', '--nproc_per_node', '2', TRAIN_CLI, '--config', str(d / 'dist.yaml'),
+                        '--out-dir', str(out), '--parallel', parallel], capture_output=True, text=True, env=ENV, timeout=240)
+    lines = [l for l in (r.stdout + r.stderr).splitlines() if not l.startswith(('W', 'E1', '[rank1]:   ', '[rank0]:   '))]
+    tail = '\n'.join(lines[:40])                                      # the run's log, then each rank's exception
+    one, two = read_metrics(one_process), read_metrics(out)
+    assert [m['step'] for m in two] == list(range(1, 31)), f"rows written more than once or missing:\n{tail}"
+    diffs = {}
+    for k in ('train_loss', 'val_loss', 'lr'):
+        a = np.array([m[k] for m in one if m[k] is not None]); b = np.array([m[k] for m in two if m[k] is not None])
+        assert len(a) == len(b) > 0, k
+        diffs[k] = float(np.max(np.abs(a - b) / np.abs(a)))
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=0, err_msg=f"{parallel}: {k}")
+    model2, tok = load_trained(out / 'ckpt-0000030', device='cpu')
+    model1, _ = load_trained(one_process / 'ckpt-0000030', device='cpu')
+    w1, w2 = model1.state_dict(), model2.state_dict()
+    wdiff = max(float((w1[k] - w2[k]).abs().max()) for k in w1)
+    val = tok.encode((d / 'small.txt').read_text()[-5000:])
+    l1, l2 = eval_tokens(model1, val)['loss'], eval_tokens(model2, val)['loss']
+    print(f"\n{parallel}: max relative difference over 30 steps {diffs}, max weight difference {wdiff:.2e}, "
+          f"eval loss {l2:.6f} vs {l1:.6f}")
+    assert wdiff < 1e-4 and abs(l1 - l2) < 1e-4
+    assert r.returncode == 0, f"torchrun ({parallel}) exit status {r.returncode}:\n{tail}"
+    assert len((out / 'train.log').read_text().splitlines()) == len((one_process / 'train.log').read_text().splitlines())
+    assert _tree(out) == _tree(one_process), "the 2-process run wrote other files than the 1-process run"
+
+
+# ---------------------------------------------------------------------------------------------------- 6. the CLIs
+def test_command_lines(work, reference):
+    "--help of all three; eval equals eval_tokens; greedy generate is deterministic and equals model.generate; bad inputs."
+    d, base = work
+    text = (d / 'small.txt').read_text()[-10_000:]
+    (d / 'val.txt').write_text(text)
+    gen = [GEN_CLI, str(reference), 'ROMEO:', '--max-new-tokens', '40', '--temperature', '0']
+    cmds = dict(help_train=[TRAIN_CLI, '--help'], help_eval=[EVAL_CLI, '--help'], help_gen=[GEN_CLI, '--help'],
+                eval=[EVAL_CLI, str(reference), str(d / 'val.txt')], gen1=gen, gen2=gen,
+                no_ckpt=[EVAL_CLI, str(d / 'no-such-run'), str(d / 'val.txt')], no_files=[EVAL_CLI, str(reference)],
+                bad_stop=[*gen, '--stop', 'ab'], bad_field=[TRAIN_CLI, '--out-dir', str(d / 'bad'), '--set', 'dropout=1.5'])
+    r = dict(zip(cmds, run_all(*cmds.values())))
+
+    for name, opts in (('help_train', ['--config', '--max-iters', '--out-dir', '--resume', '--overwrite', '--parallel', '--set']),
+                       ('help_eval', ['--block-size', '--batch-size', '--max-windows', 'checkpoint', 'files']),
+                       ('help_gen', ['--max-new-tokens', '--temperature', '--top-k', '--top-p', '--stop', '--seed'])):
+        assert r[name].returncode == 0 and all(o in r[name].stdout for o in opts), f"{name}:\n{r[name].stdout}\n{r[name].stderr}"
+
+    model, tok = load_trained(reference, device='cpu')
+    want = eval_tokens(model, tok.encode(text))
+    assert r['eval'].returncode == 0, r['eval'].stderr
+    m = re.search(r'loss ([\d.]+)\s+perplexity ([\d.]+)\s+accuracy ([\d.]+)', r['eval'].stdout)
+    assert m, r['eval'].stdout
+    print(f"\naic-gpt-eval: {r['eval'].stdout.strip()}\nin-process eval_tokens: {want}")
+    assert m.groups() == (f"{want['loss']:.4f}", f"{want['ppl']:.2f}", f"{want['acc']:.3f}")
+
+    ids = model.generate(torch.tensor([tok.encode('ROMEO:')]), 40, temperature=0)[0].tolist()
+    expected = tok.decode(ids)
+    assert r['gen1'].returncode == 0, r['gen1'].stderr
+    assert r['gen1'].stdout == r['gen2'].stdout, "greedy generation differs between two runs"
+    assert expected in r['gen1'].stdout and len(ids) == len(tok.encode('ROMEO:')) + 40, (expected, r['gen1'].stdout)
+
+    print('\n'.join([one_line_error(r['no_ckpt'], 'no-such-run'), one_line_error(r['no_files'], 'text file'),
+                     one_line_error(r['bad_stop'], 'exactly one token'), one_line_error(r['bad_field'], 'dropout=1.5')]))
+    assert not (d / 'bad').exists() or not any((d / 'bad').iterdir())

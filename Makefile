@@ -44,12 +44,13 @@ lab: setup
 
 # The main job: papermill runs chapter 06 with its default parameters (nanoGPT's CPU recipe, a few minutes on 2 cores).
 # The executed notebook goes to out/06_train.ipynb; checkpoints, metrics.csv, train.log and loss.png to out/shakespeare_char.
+# The Lion and nanoGPT-rate comparison runs are off here (compare False): TRAIN_ARGS="-p compare True" adds them.
 # More papermill parameters: make train TRAIN_ARGS="-p model tinyllama -p max_iters 500"
 TRAIN_OUT  ?= $(CURDIR)/out/shakespeare_char
 train: setup
 	@mkdir -p out
 	$(BIN)/papermill nbs/06_train.ipynb out/06_train.ipynb --cwd nbs --log-output --no-progress-bar \
-	  -p out_dir $(TRAIN_OUT) -p overwrite True $(TRAIN_ARGS)
+	  -p out_dir $(TRAIN_OUT) -p overwrite True -p compare False $(TRAIN_ARGS)
 	@echo "make train: done; the executed chapter is out/06_train.ipynb, the run is in $(TRAIN_OUT)"
 
 export: setup

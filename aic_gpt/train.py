@@ -744,7 +744,8 @@ def train(cfg: TrainConfig = None, **kw):
     meta = run_metadata(cfg, device, mcfg)
     if master:
         (out / 'run.json').write_text(json.dumps(meta, indent=2, default=str) + '\n')
-        (out / 'tokenizer.json').write_text(json.dumps(tokenizer_spec(tok, out)) + '\n')
+        tok_json = json.dumps(tokenizer_spec(tok, out))                   # once: it copies a SentencePiece model
+        (out / 'tokenizer.json').write_text(tok_json + '\n')
         log(f"{'resuming at step ' + str(step) if state else 'training'}: {mcfg.n_layer} layers x {mcfg.n_head} heads x {mcfg.n_embd}, "
             f"{model.num_params():,} parameters, vocab {mcfg.vocab_size}, {len(train_ids):,} train / {len(val_ids):,} val tokens, "
             f"{device}, {precision}, {world} process(es)")
@@ -758,7 +759,7 @@ def train(cfg: TrainConfig = None, **kw):
         ts = dict(step=step, optimizer=osd, scheduler=scheduler.state_dict(), scaler=scaler.state_dict(),
                   sampler=sampler.state_dict(), rng=rng_state(device), config=cfg.to_dict(), best_val_loss=best,
                   elapsed_s=elapsed0 + time.perf_counter() - t0)
-        files = {'tokenizer.json': json.dumps(tokenizer_spec(tok, out)), 'run.json': json.dumps(meta | {'step': step}, default=str)}
+        files = {'tokenizer.json': tok_json, 'run.json': json.dumps(meta | {'step': step}, default=str)}
         if (out / 'tokenizer.model').exists(): files['tokenizer.model'] = out / 'tokenizer.model'
         dst = out / (tag or f"{CKPT_PREFIX}{step:07d}")
         write_checkpoint(dst, {k: v.contiguous() for k, v in sd.items()}, mcfg.to_dict(), ts, files,

@@ -12,8 +12,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['attention_scratch', 'causal_mask', 'MHACausalAttention', 'CausalSelfAttention', 'rope_inv_freq', 'RotaryEmbedding',
-           'rotate_half', 'apply_rope', 'alibi_slopes', 'alibi_bias', 'KVCache']
+__all__ = ['ROPE_SCALING_TYPES', 'attention_scratch', 'causal_mask', 'MHACausalAttention', 'CausalSelfAttention', 'rope_inv_freq',
+           'RotaryEmbedding', 'rotate_half', 'apply_rope', 'alibi_slopes', 'alibi_bias', 'KVCache']
 
 # %% ../nbs/03_attention.ipynb #bb2854f7
 def attention_scratch(q, k, v, mask=None, bias=None, dropout_p=0.0, training=False, scale=None):
@@ -50,9 +50,10 @@ class MHACausalAttention(nn.Module):
         out, _ = self.mha(x, x, x, attn_mask=self.mask[:T, :T], need_weights=False)
         return out
 
-# %% ../nbs/03_attention.ipynb #26945c26
+# %% ../nbs/03_attention.ipynb #daf9590f
 class CausalSelfAttention(nn.Module):
     "Multi-head causal self-attention with grouped KV heads, RoPE or ALiBi, a KV cache, and two kernels."
+    rerotate_keys = True     # dynamic RoPE with a cache: rotate all cached keys at every step (False: once, on entry)
     def __init__(self, n_embd, n_head, n_kv_heads=None, bias=True, dropout=0.0, pos_emb='learned',
                  rope_theta=10000.0, rope_scaling=None, impl='sdpa'):
         super().__init__()
@@ -93,11 +94,16 @@ class CausalSelfAttention(nn.Module):
         q = q.view(B, T, self.n_head, self.head_dim).transpose(1, 2)          # (B, nh, T, hs)
         k = k.view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)      # (B, nkv, T, hs)
         v = v.view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)      # (B, nkv, T, hs)
+        late = self.rope is not None and self.rope.dynamic and cache is not None and self.rerotate_keys  # cache keys unrotated
         if self.rope is not None:
             cos, sin = self.rope(pos)
-            q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+            q = apply_rope(q, cos, sin)
+            if not late: k = apply_rope(k, cos, sin)
         if cache is not None: k, v = cache.update(k, v)                        # (B, nkv, S, hs)
         S = k.size(2)
+        if late:                                   # rotate every cached key at this length's frequencies
+            kpos = (pos[..., -1:] - (S - 1) + torch.arange(S, device=x.device)).clamp(min=0)  # (S,) or (B, S)
+            k = apply_rope(k, *self.rope(kpos))
         if self.n_kv_heads != self.n_head:                                     # GQA: share each kv head
             rep = self.n_head // self.n_kv_heads
             k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)  # (B, nh, S, hs)
@@ -122,31 +128,40 @@ class CausalSelfAttention(nn.Module):
         y = y.transpose(1, 2).contiguous().view(B, T, C)                      # (B, T, C)
         return self.resid_dropout(self.c_proj(y))
 
-# %% ../nbs/03_attention.ipynb #1fa36bf1
+# %% ../nbs/03_attention.ipynb #24902bce
+ROPE_SCALING_TYPES = ('linear', 'ntk', 'dynamic', 'yarn', 'dynamic_yarn')
+
 def rope_inv_freq(head_dim, theta=10000.0, scaling=None, seq_len=None):
-    """Inverse frequencies of RoPE and the attention factor, for `scaling` None or a dict with
-    `type` in linear, dynamic, yarn (Hugging Face's definitions). Returns (inv_freq (head_dim/2,), attention_factor)."""
+    """Inverse frequencies of RoPE and the attention factor, for `scaling` None or a dict with `type` in
+    `ROPE_SCALING_TYPES` (linear, dynamic and yarn as Hugging Face defines them). `seq_len`, the current length,
+    is read by the dynamic types. Returns (inv_freq (head_dim/2,), attention_factor)."""
     if head_dim % 2: raise ValueError(f"RoPE rotates pairs of dimensions: head_dim={head_dim} must be even")
     kind = scaling.get('type') if scaling else 'default'
     if scaling and 'type' not in scaling:
-        raise ValueError(f"rope scaling needs a 'type' (linear, dynamic or yarn; Hugging Face's 'rope_type'), got {scaling}")
-    if kind not in ('default', 'linear', 'dynamic', 'yarn'):
-        raise ValueError(f"unknown rope scaling type {kind!r}: use one of linear, dynamic, yarn "
+        raise ValueError(f"rope scaling needs a 'type' (one of {', '.join(ROPE_SCALING_TYPES)}; Hugging Face's 'rope_type'), got {scaling}")
+    if kind != 'default' and kind not in ROPE_SCALING_TYPES:
+        raise ValueError(f"unknown rope scaling type {kind!r}: use one of {', '.join(ROPE_SCALING_TYPES)} "
                          f"(a dict with 'type', 'factor' and 'original_max_position_embeddings')")
     d = head_dim
     idx = torch.arange(0, d, 2, dtype=torch.int64).float() / d          # 2i/d
     if kind == 'default': return 1.0 / (theta ** idx), 1.0
-    need = ('factor',) if kind == 'linear' else ('factor', 'original_max_position_embeddings')
+    need = {'linear': ('factor',), 'ntk': ('factor',), 'dynamic_yarn': ('original_max_position_embeddings',)}.get(
+        kind, ('factor', 'original_max_position_embeddings'))
     if missing := [n for n in need if scaling.get(n) is None]:
         raise ValueError(f"rope scaling type {kind!r} needs {', '.join(map(repr, missing))}, got {scaling}")
-    s = float(scaling['factor'])
-    if kind == 'linear':
-        return 1.0 / (theta ** idx) / s, 1.0
+    if kind == 'linear': return 1.0 / (theta ** idx) / float(scaling['factor']), 1.0
+    if kind == 'ntk':                                                  # NTK-aware: a larger base
+        return 1.0 / ((theta * float(scaling['factor']) ** (d / (d - 2))) ** idx), 1.0
     L = scaling['original_max_position_embeddings']
     if kind == 'dynamic':
+        s = float(scaling['factor'])
         seq_len = L if seq_len is None else max(int(seq_len), L)
         base = theta * ((s * seq_len / L) - (s - 1)) ** (d / (d - 2))
         return 1.0 / (base ** idx), 1.0
+    if kind == 'dynamic_yarn':                                         # yarn with s = max(1, length / L)
+        s = max(1.0, (L if seq_len is None else int(seq_len)) / L)
+        if s == 1.0: return 1.0 / (theta ** idx), 1.0
+    else: s = float(scaling['factor'])
     beta_fast, beta_slow = scaling.get('beta_fast') or 32, scaling.get('beta_slow') or 1      # yarn
     attn_factor = scaling.get('attention_factor')
     if attn_factor is None: attn_factor = 0.1 * math.log(s) + 1.0 if s > 1 else 1.0
@@ -159,7 +174,7 @@ def rope_inv_freq(head_dim, theta=10000.0, scaling=None, seq_len=None):
     inv = (1.0 / (s * pos_freqs)) * (1 - extrap) + (1.0 / pos_freqs) * extrap
     return inv, attn_factor
 
-# %% ../nbs/03_attention.ipynb #4e12749c
+# %% ../nbs/03_attention.ipynb #d3e6d611
 class RotaryEmbedding(nn.Module):
     "cos and sin tables of RoPE for given positions, in Hugging Face Llama's half-split layout."
     def __init__(self, head_dim, theta=10000.0, scaling=None):
@@ -174,14 +189,20 @@ class RotaryEmbedding(nn.Module):
         self.inv_freq = rope_inv_freq(self.head_dim, self.theta, self.scaling)[0].to(self.inv_freq.device)
         return self
 
+    @property
+    def dynamic(self):
+        "Whether the frequencies depend on the current length (dynamic NTK, dynamic YaRN)."
+        return (self.scaling or {}).get('type') in ('dynamic', 'dynamic_yarn')
+
     def forward(self, pos):
         "pos (T,) or (B, T) integer positions -> cos, sin of shape pos.shape + (head_dim,)."
-        inv = self.inv_freq
-        if (self.scaling or {}).get('type') == 'dynamic':
-            inv = rope_inv_freq(self.head_dim, self.theta, self.scaling, seq_len=int(pos.max()) + 1)[0].to(pos.device)
+        inv, af = self.inv_freq, self.attention_factor
+        if self.dynamic:                                              # the length is the largest position + 1
+            inv, af = rope_inv_freq(self.head_dim, self.theta, self.scaling, seq_len=int(pos.max()) + 1)
+            inv = inv.to(pos.device)
         freqs = pos[..., None].float() * inv                          # (..., T, hs/2)
         emb = torch.cat((freqs, freqs), dim=-1)                       # (..., T, hs)
-        return emb.cos() * self.attention_factor, emb.sin() * self.attention_factor
+        return emb.cos() * af, emb.sin() * af
 
 # %% ../nbs/03_attention.ipynb #9e4831eb
 def rotate_half(x):

@@ -192,7 +192,7 @@ def config_from_hf(hc):
                          tie_weights=bool(hc.tie_word_embeddings))
     raise ValueError(f"model type {t!r} is not supported: from_hf takes GPT2LMHeadModel or LlamaForCausalLM")
 
-# %% ../nbs/09_checkpoints.ipynb #51a3325e
+# %% ../nbs/09_checkpoints.ipynb #ed23c46f
 def config_to_hf(cfg):
     "The `transformers` config of the same model: GPT2Config or LlamaConfig."
     from transformers import GPT2Config, LlamaConfig
@@ -206,6 +206,10 @@ def config_to_hf(cfg):
         rp, max_pos = {'rope_type': 'default', 'rope_theta': float(cfg.rope_theta)}, cfg.block_size
         if cfg.rope_scaling:
             rs = dict(cfg.rope_scaling); rp['rope_type'] = kind = rs.pop('type')
+            if kind == 'dynamic_yarn': raise ValueError("transformers has no dynamic YaRN: to_hf converts linear, ntk, dynamic and yarn scaling")
+            if kind == 'ntk':                    # NTK-aware scaling is plain RoPE with a larger base
+                d = cfg.n_embd // cfg.n_head
+                rp.update(rope_type='default', rope_theta=float(cfg.rope_theta * float(rs['factor']) ** (d / (d - 2)))); rs = {}
             L = rs.pop('original_max_position_embeddings', cfg.block_size)
             if kind == 'yarn': rp['original_max_position_embeddings'] = L
             if kind == 'dynamic': max_pos = L        # transformers' dynamic NTK measures lengths against max_position_embeddings

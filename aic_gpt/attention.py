@@ -95,15 +95,17 @@ class CausalSelfAttention(nn.Module):
         k = k.view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)      # (B, nkv, T, hs)
         v = v.view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)      # (B, nkv, T, hs)
         late = self.rope is not None and self.rope.dynamic and cache is not None and self.rerotate_keys  # cache keys unrotated
-        if self.rope is not None:
+        if late:                                   # dynamic RoPE: all S keys at this length's frequencies
+            S = cache.pos + T
+            kpos = (pos[..., -1:] - (S - 1) + torch.arange(S, device=x.device)).clamp(min=0)  # (S,) or (B, S): consecutive
+            cos, sin = self.rope(kpos)                                          # (..., S, hs)
+            q = apply_rope(q, cos[..., S - T:, :], sin[..., S - T:, :])       # the queries are the last T slots
+        elif self.rope is not None:
             cos, sin = self.rope(pos)
-            q = apply_rope(q, cos, sin)
-            if not late: k = apply_rope(k, cos, sin)
+            q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         if cache is not None: k, v = cache.update(k, v)                        # (B, nkv, S, hs)
         S = k.size(2)
-        if late:                                   # rotate every cached key at this length's frequencies
-            kpos = (pos[..., -1:] - (S - 1) + torch.arange(S, device=x.device)).clamp(min=0)  # (S,) or (B, S)
-            k = apply_rope(k, *self.rope(kpos))
+        if late: k = apply_rope(k, cos, sin)                                   # every cached key, rotated now
         if self.n_kv_heads != self.n_head:                                     # GQA: share each kv head
             rep = self.n_head // self.n_kv_heads
             k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)  # (B, nh, S, hs)

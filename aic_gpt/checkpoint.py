@@ -208,7 +208,7 @@ def config_to_hf(cfg):
             rs = dict(cfg.rope_scaling); rp['rope_type'] = kind = rs.pop('type')
             if kind == 'dynamic_yarn': raise ValueError("transformers has no dynamic YaRN: to_hf converts linear, ntk, dynamic and yarn scaling")
             if kind == 'ntk':                    # NTK-aware scaling is plain RoPE with a larger base
-                d = cfg.n_embd // cfg.n_head
+                d = cfg.head_dim
                 rp.update(rope_type='default', rope_theta=float(cfg.rope_theta * float(rs['factor']) ** (d / (d - 2)))); rs = {}
             L = rs.pop('original_max_position_embeddings', cfg.block_size)
             if kind == 'yarn': rp['original_max_position_embeddings'] = L

@@ -14,12 +14,13 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
-from .tokenizer import find_data, get_tokenizer, sha256_file
+from .core import find_data, read_text, sha256_file, utf8_error
+from .tokenizer import get_tokenizer
 
 # %% auto #0
-__all__ = ['check_window', 'as_token_array', 'GPTDataset', 'as_tokenizer', 'separator_ids', 'encode_texts', 'utf8_error',
-           'read_text', 'create_dataloader', 'token_dtype', 'tokenizer_info', 'file_info', 'encode_file_stream',
-           'sidecar_path', 'tokenize_to_file', 'load_tokens', 'train_val_split', 'get_batch', 'RandomWindowSampler']
+__all__ = ['check_window', 'as_token_array', 'GPTDataset', 'as_tokenizer', 'separator_ids', 'encode_texts', 'create_dataloader',
+           'token_dtype', 'tokenizer_info', 'file_info', 'encode_file_stream', 'sidecar_path', 'tokenize_to_file',
+           'load_tokens', 'train_val_split', 'get_batch', 'RandomWindowSampler']
 
 # %% ../nbs/02_dataloader.ipynb #a0868d68
 def check_window(max_length, stride=1, name="max_length"):
@@ -93,23 +94,6 @@ def encode_texts(texts, tokenizer) -> list[int]:
         if i: ids.extend(separator_ids(tokenizer))  # only needed, and only asked for, between two texts
         ids.extend(tokenizer.encode(t))
     return ids
-
-# %% ../nbs/02_dataloader.ipynb #83ad3de1
-def utf8_error(path, data:bytes, e:UnicodeDecodeError, offset:int=0) -> ValueError:
-    "A `ValueError` naming `path` and the file offset (`offset` of `data` in the file + `e.start`) of the first bad byte"
-    return ValueError(f"{path} is not UTF-8: byte {offset + e.start} is {data[e.start:e.start + 1]!r} ({e.reason}); "
-                      "convert it, e.g. iconv -f latin1 -t utf-8")
-
-# %% ../nbs/02_dataloader.ipynb #56358291
-def read_text(path) -> str:
-    "The text of a UTF-8 file; errors name the file when it is missing, empty or not UTF-8 (with the byte offset)"
-    path = Path(path)
-    if not path.exists(): raise FileNotFoundError(f"no such file: {path}")
-    if path.is_dir(): raise IsADirectoryError(f"{path} is a directory, not a text file")
-    data = path.read_bytes()
-    if not data: raise ValueError(f"empty file: {path} (0 bytes, no tokens)")
-    try: return data.decode("utf-8")
-    except UnicodeDecodeError as e: raise utf8_error(path, data, e) from e
 
 # %% ../nbs/02_dataloader.ipynb #887b6d18
 def _texts(files_or_text) -> list[str]:

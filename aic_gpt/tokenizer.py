@@ -13,52 +13,15 @@ import regex  # the `regex` package (installed with tiktoken): `\p{L}` classes a
 import tiktoken, tiktoken.load
 import sentencepiece as spm
 from fastcore.basics import patch
-from fastcore.script import call_parse, is_cli, CliError
+from .core import command, read_text, find_data, sha256_file
 from tqdm import tqdm
 
 # %% auto #0
-__all__ = ['DATA_SHA256', 'GPT2_SPLIT_PATTERN', 'GPT2_VOCAB_BPE_SHA256', 'GPT2_ENCODER_JSON_SHA256', 'SPM_MODEL_TYPES',
-           'TOKENIZER_NAMES', 'TOKEN_COLOURS', 'find_data', 'sha256_file', 'load_text', 'normalize_text', 'Tokenizer',
-           'CharTokenizer', 'get_pair_counts', 'merge_pair', 'bpe_learn_merges', 'BPETokenizer', 'gpt2_files',
-           'gpt2_mergeable_ranks', 'gpt2_encoding', 'TiktokenTokenizer', 'gpt2_byte_decoder', 'spm_train',
-           'SentencePieceTokenizer', 'spm_train_cli', 'get_tokenizer', 'chars_per_token', 'token_spans', 'token_html',
-           'token_explorer']
-
-# %% ../nbs/01_tokenizer.ipynb #d3c92da1
-def find_data(name:str="tinyshakespeare.txt") -> Path:
-    "Path of the data file `name`: searched in `$AIC_GPT_DATA`, `./data`, `../data`, then the repository next to the package"
-    if Path(name).is_absolute():
-        if Path(name).is_file(): return Path(name)
-        raise FileNotFoundError(f"data file not found: {name}")
-    dirs = []
-    if os.environ.get("AIC_GPT_DATA"): dirs.append(Path(os.environ["AIC_GPT_DATA"]))
-    dirs += [Path.cwd()/"data", Path.cwd().parent/"data"]
-    spec = importlib.util.find_spec("aic_gpt")
-    if spec is not None and spec.origin: dirs.append(Path(spec.origin).resolve().parent.parent/"data")
-    for d in dirs:
-        if (d/name).is_file(): return (d/name).resolve()
-    looked = ", ".join(str(d) for d in dict.fromkeys(dirs))
-    raise FileNotFoundError(f"data file {name!r} not found; looked in: {looked}. "
-                            f"Set AIC_GPT_DATA to the folder that holds it.")
-
-# %% ../nbs/01_tokenizer.ipynb #9245ee8e
-DATA_SHA256 = {"tinyshakespeare.txt": "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"}
-
-def sha256_file(path) -> str:
-    "Hex sha256 of the file at `path`"
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""): h.update(block)
-    return h.hexdigest()
-
-# %% ../nbs/01_tokenizer.ipynb #418839bf
-def load_text(name:str="tinyshakespeare.txt", sha256:str|None=None) -> str:
-    "Text of the data file `name` (found by `find_data`), sha256-checked when the hash is known"
-    path = find_data(name)
-    expected = sha256 or DATA_SHA256.get(Path(name).name)
-    if expected is not None and (got := sha256_file(path)) != expected:
-        raise ValueError(f"{path} has sha256 {got}, expected {expected}: the file is corrupt or not the one this workbook uses")
-    return path.read_text(encoding="utf-8")
+__all__ = ['GPT2_SPLIT_PATTERN', 'GPT2_VOCAB_BPE_SHA256', 'GPT2_ENCODER_JSON_SHA256', 'SPM_MODEL_TYPES', 'TOKENIZER_NAMES',
+           'TOKEN_COLOURS', 'normalize_text', 'Tokenizer', 'CharTokenizer', 'get_pair_counts', 'merge_pair',
+           'bpe_learn_merges', 'BPETokenizer', 'gpt2_files', 'gpt2_mergeable_ranks', 'gpt2_encoding',
+           'TiktokenTokenizer', 'gpt2_byte_decoder', 'spm_train', 'SentencePieceTokenizer', 'spm_train_cli',
+           'get_tokenizer', 'chars_per_token', 'token_spans', 'token_html', 'token_explorer']
 
 # %% ../nbs/01_tokenizer.ipynb #d067770d
 def normalize_text(text:str,
@@ -439,7 +402,7 @@ class SentencePieceTokenizer(Tokenizer):
         return piece.replace("\u2581", " ").encode("utf-8")
 
 # %% ../nbs/01_tokenizer.ipynb #1af29993
-@call_parse
+@command('aic-gpt-spm-train')
 def spm_train_cli(
     *files:str,                # text files to train on
     model_prefix:str="spm",    # output path prefix: writes MODEL_PREFIX.model and MODEL_PREFIX.vocab
@@ -455,15 +418,11 @@ def spm_train_cli(
                 for line in f:
                     line = line.rstrip("\n")
                     yield normalize_text(line) if normalize else line
-    try:
-        if not files: raise ValueError("give at least one text file to train on")
-        paths = [Path(f) for f in files]
-        for p in paths:
-            if not p.is_file(): raise FileNotFoundError(f"training file not found: {p}")
-        return spm_train(lines(paths), model_prefix, vocab_size, model_type, progress=not quiet)
-    except (ValueError, FileNotFoundError) as e:
-        if is_cli(): raise CliError(f"aic-gpt-spm-train: {e}") from None   # the message, no traceback, exit status 1
-        raise
+    if not files: raise ValueError("give at least one text file to train on")
+    paths = [Path(f) for f in files]
+    for p in paths:
+        if not p.is_file(): raise FileNotFoundError(f"training file not found: {p}")
+    return spm_train(lines(paths), model_prefix, vocab_size, model_type, progress=not quiet)
 
 # %% ../nbs/01_tokenizer.ipynb #a6e1696d
 TOKENIZER_NAMES = ("gpt2", "bpe", "char")

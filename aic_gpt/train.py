@@ -6,7 +6,9 @@ Docs: https://aic-gpt.github.io/aic_gpt/train.html.md"""
 
 # %% ../nbs/06_train.ipynb #aca85977
 from __future__ import annotations
-import csv, dataclasses, datetime, hashlib, json, math, os, platform, random, shutil, signal, subprocess, sys, threading, time
+import csv, dataclasses, datetime, hashlib, itertools, json, math, os, platform, random, shutil, signal, subprocess, sys, threading, time
+try: import fcntl                       # a lock on out_dir (POSIX); absent on Windows
+except ImportError: fcntl = None
 from contextlib import nullcontext
 from dataclasses import dataclass, fields, asdict
 from pathlib import Path
@@ -18,27 +20,27 @@ import torch.nn.functional as F
 import torch.distributed as dist
 import yaml
 from fastcore.basics import patch
-from fastcore.script import call_parse, is_cli, CliError, bool_arg
 from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
 import aic_gpt
-from .tokenizer import get_tokenizer, find_data, CharTokenizer, SentencePieceTokenizer, spm_train
-from .data import read_text, train_val_split, RandomWindowSampler, get_batch
+from .core import problem, check, command, find_data, read_text
+from .tokenizer import get_tokenizer, CharTokenizer, SentencePieceTokenizer, spm_train
+from .data import train_val_split, RandomWindowSampler, get_batch
 from .model import GPTConfig, GPT, PRESETS
 from .checkpoint import state_to_save, load_state, empty_model, load_checkpoint, read_config, read_weights, WEIGHTS_NAME, CONFIG_NAME
 
 # %% auto #0
 __all__ = ['CHOICES', 'RESUMABLE_CHANGES', 'DTYPES', 'CPU_SHAPE', 'BIG_ON_CPU', 'EVAL_SEED', 'TRAIN_STATE', 'CKPT_PREFIX',
            'METRICS', 'RUN_FILES', 'TrainConfig', 'config_diff', 'resolve_device', 'resolve_precision', 'autocast_ctx',
-           'data_path', 'hashlib_text', 'make_tokenizer', 'tokenizer_spec', 'load_run_tokenizer', 'load_data',
-           'preset_params', 'model_config', 'lm_loss', 'token_metrics', 'evaluate', 'param_groups', 'Lion',
-           'make_optimizer', 'lr_at', 'make_scheduler', 'attn_kernel_ctx', 'write_checkpoint', 'list_checkpoints',
-           'latest_checkpoint', 'clean_stale', 'prune_checkpoints', 'load_train_state', 'rng_state', 'set_rng_state',
-           'dist_info', 'setup_distributed', 'wrap_model', 'full_state', 'unwrap', 'read_metrics', 'MetricsLog',
-           'git_commit', 'run_metadata', 'peak_mem_mb', 'plot_metrics', 'TrainingDiverged', 'TrainResult',
-           'start_or_resume', 'build_model', 'restore_train_state', 'open_trackers', 'sample_text', 'train',
-           'resolve_checkpoint', 'load_trained', 'eval_tokens', 'train_cli', 'eval_cli', 'generate_cli']
+           'hashlib_text', 'make_tokenizer', 'tokenizer_spec', 'load_run_tokenizer', 'load_data', 'preset_params',
+           'model_config', 'lm_loss', 'token_metrics', 'evaluate', 'param_groups', 'Lion', 'make_optimizer', 'lr_at',
+           'make_scheduler', 'attn_kernel_ctx', 'write_checkpoint', 'list_checkpoints', 'latest_checkpoint',
+           'clean_stale', 'prune_checkpoints', 'load_train_state', 'rng_state', 'set_rng_state', 'dist_info',
+           'setup_distributed', 'wrap_model', 'full_state', 'unwrap', 'read_metrics', 'MetricsLog', 'git_commit',
+           'run_metadata', 'peak_mem_mb', 'plot_metrics', 'TrainingDiverged', 'nonfinite', 'state_is_finite', 'RunLock',
+           'TrainResult', 'start_or_resume', 'build_model', 'restore_train_state', 'open_trackers', 'sample_text',
+           'train', 'resolve_checkpoint', 'load_trained', 'eval_tokens', 'train_cli', 'eval_cli', 'generate_cli']
 
 # %% ../nbs/06_train.ipynb #3229c6b3
 @dataclass
@@ -193,12 +195,6 @@ def autocast_ctx(device, precision):
     if precision == 'fp32': return nullcontext()
     return torch.autocast(device_type=device.type, dtype=DTYPES[precision])
 
-# %% ../nbs/06_train.ipynb #ebaed135
-def data_path(data):
-    "The text file `data` names: a path, or a file in the workbook's `data/` folder."
-    p = Path(data)
-    return p if p.is_file() else find_data(str(data))
-
 # %% ../nbs/06_train.ipynb #6f16caa7
 def hashlib_text(text):
     "The sha256 hex digest of a text, for cache keys."
@@ -243,7 +239,7 @@ def load_run_tokenizer(path):
 # %% ../nbs/06_train.ipynb #bc7a2226
 def load_data(cfg, cache_dir):
     "(tokenizer, train ids, val ids): the text tokenized once and cached as a .npy next to the run."
-    path = data_path(cfg.data)
+    path = find_data(cfg.data)
     text = read_text(path)
     tok = make_tokenizer(cfg, text, cache_dir)
     key = f"{tok.name.replace(':', '-')}-{hashlib_text(text)[:12]}"
@@ -606,7 +602,53 @@ def plot_metrics(out_dir, path='loss.png', title=None):
 
 # %% ../nbs/06_train.ipynb #c4e88b00
 class TrainingDiverged(RuntimeError):
-    "The loss (or the gradient) turned NaN or infinite."
+    "The loss, the gradients or the weights turned NaN or infinite."
+
+# %% ../nbs/06_train.ipynb #f1a2b3c4
+def nonfinite(tensors):
+    "A 0-dim bool tensor, True when any element of `tensors` is NaN or infinite (each summed in float64: no overflow)."
+    ts = [t.to_local() if hasattr(t, 'to_local') else t for t in tensors if t is not None]   # FSDP: this rank's shard
+    ts = [t.detach() for t in ts if t.numel()]
+    if not ts: return torch.zeros((), dtype=torch.bool)
+    return ~torch.stack([t.sum(dtype=torch.float64) for t in ts]).sum().isfinite()
+
+# %% ../nbs/06_train.ipynb #f1a2b3c6
+def state_is_finite(net, optimizer, world=1):
+    "Whether the weights and every floating-point tensor of the optimizer's state are finite (the same answer on every rank)."
+    opt = (v for st in optimizer.state.values() for v in st.values() if torch.is_tensor(v) and v.is_floating_point())
+    bad = nonfinite(itertools.chain(net.parameters(), opt)).float()
+    if world > 1: dist.all_reduce(bad, op=dist.ReduceOp.MAX)
+    return not bool(bad)
+
+# %% ../nbs/06_train.ipynb #f1a2b3c9
+class RunLock:
+    "An exclusive lock on `out_dir` for the life of a run (`flock` on `out_dir/.lock`, released by the OS when the process dies)."
+    def __init__(self, out_dir, master=True, world=1):
+        self.path, self.master, self.world, self.f = Path(out_dir) / '.lock', master, world, None
+
+    def __enter__(self):
+        err = None
+        if self.master and fcntl is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            f = open(self.path, 'a+')
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                f.seek(0); f.truncate()
+                f.write(f"pid {os.getpid()} on {platform.node()}, started {datetime.datetime.now().isoformat(timespec='seconds')}\n")
+                f.flush(); self.f = f
+            except BlockingIOError:
+                f.seek(0); holder = f.read().strip() or 'a process that is starting'
+                f.close()
+                err = f"{self.path.parent} is in use by another run ({holder}): wait for it, stop it, or choose another out_dir"
+        if self.world > 1:                                    # every rank learns whether rank 0 got the lock
+            flag = torch.tensor([1.0 if err else 0.0]); dist.broadcast(flag, 0)
+            if flag.item() and not err: err = f"{self.path.parent} is in use by another run"
+        if err: raise FileExistsError(err)
+        return self
+
+    def __exit__(self, *exc):
+        if self.f is not None:
+            fcntl.flock(self.f, fcntl.LOCK_UN); self.f.close(); self.f = None
 
 # %% ../nbs/06_train.ipynb #118c9274
 @dataclass
@@ -715,6 +757,12 @@ def train(cfg: TrainConfig = None, **kw):
     if cfg.num_threads: torch.set_num_threads(cfg.num_threads)
     precision = resolve_precision(cfg.precision, device)
     out = Path(cfg.out_dir)
+    with RunLock(out, master, world):
+        return _train(cfg, device, rank, world, precision, out)
+
+def _train(cfg, device, rank, world, precision, out):
+    "The run itself, under the out_dir's lock."
+    master = rank == 0
     ckpt, state = start_or_resume(cfg, master, world)
 
     # data, tokenizer, model (rank 0 tokenizes and caches first)
@@ -751,7 +799,9 @@ def train(cfg: TrainConfig = None, **kw):
             f"{device}, {precision}, {world} process(es)")
 
     def save(tag=None):
-        "A checkpoint of the state after `step` optimizer steps (every rank takes part; rank 0 writes)."
+        "A checkpoint of the state after `step` optimizer steps, only if that state is finite (every rank takes part; rank 0 writes)."
+        if not state_is_finite(net, optimizer, world):
+            raise diverged(f"the weights or the optimizer state after step {step} are not finite, so they were not saved")
         msd, osd = full_state(net, optimizer, cfg, world)
         if not master: return None
         sd = state_to_save(model) if not (world > 1 and cfg.parallel == 'fsdp') else \
@@ -767,11 +817,15 @@ def train(cfg: TrainConfig = None, **kw):
         if tag is None: prune_checkpoints(out, cfg.keep_last)
         return dst
 
-    def diverged(msg):
-        "Save the last good state, log, and raise `TrainingDiverged`."
+    def diverged(what, keep=False):
+        "`TrainingDiverged` naming what went wrong and the newest checkpoint; with `keep`, first save the current (finite) state."
         optimizer.zero_grad(set_to_none=True)
-        path = save()
-        msg = msg.format(path=path)
+        if keep and step > 0 and state_is_finite(net, optimizer, world): save()
+        newest = latest_checkpoint(out) if master else None
+        where = (f"rank {rank} stopped with the others (rank 0's message names the newest checkpoint)" if not master else
+                 f"the newest checkpoint, {newest} (step {load_train_state(newest)['step']}), is the last finite state"
+                 if newest is not None else "no checkpoint was written")
+        msg = f"{what}; {where}. Lower learning_rate, raise warmup_iters, use grad_clip, or precision='bf16' instead of 'fp16'"
         log(msg)
         return TrainingDiverged(msg)
 
@@ -792,9 +846,11 @@ def train(cfg: TrainConfig = None, **kw):
                dynamic_ncols=True, mininterval=1.0)
     stopped, loss_acc, n_acc, tl, val, sample = 'done', 0.0, 0, float('nan'), {}, ''
     t_log, step_log = time.perf_counter(), step
+    weights_bad = torch.zeros((), dtype=torch.bool, device=device)      # written after each update, read at the next decision
     try:
         while step < cfg.max_iters:
             # one optimizer step: grad_accum micro-batches
+            step_loss = torch.zeros((), device=device)
             for micro in range(cfg.grad_accum):
                 x, y = sampler.get_batch()                                  # (B_global, T) on CPU
                 x, y = x[rank * micro_b:(rank + 1) * micro_b].to(device), y[rank * micro_b:(rank + 1) * micro_b].to(device)  # (b, T)
@@ -803,24 +859,35 @@ def train(cfg: TrainConfig = None, **kw):
                 if world > 1 and cfg.parallel == 'fsdp': model.set_requires_gradient_sync(sync)
                 with sctx, ctx, attn_kernel_ctx(cfg.attn_kernel):
                     loss = lm_loss(net, x, y)
-                if not torch.isfinite(loss):
-                    raise diverged(f"the loss is {loss.item()} at step {step + 1} (learning rate {scheduler.get_last_lr()[0]:.3g}); "
-                                   "stopped before the update, the last good state is in {path}. Lower learning_rate, "
-                                   "raise warmup_iters, or use precision='bf16' instead of 'fp16'")
                 scaler.scale(loss / cfg.grad_accum).backward()              # DDP decided at forward whether to sync
-                loss_acc += loss.detach(); n_acc += 1
+                step_loss += loss.detach() / cfg.grad_accum
             if cfg.grad_clip > 0:
                 scaler.unscale_(optimizer)
                 norm = torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
-                if precision != 'fp16' and not torch.isfinite(norm):
-                    raise diverged(f"the gradient norm is {norm.item()} at step {step + 1}; stopped before the update, "
-                                   "the last good state is in {path}. Lower learning_rate or raise warmup_iters")
+                grads_bad = ~torch.isfinite(norm.full_tensor() if hasattr(norm, 'full_tensor') else norm)   # FSDP: a DTensor
+            else: grads_bad = nonfinite(p.grad for p in net.parameters())
+            if precision == 'fp16': grads_bad = torch.zeros_like(grads_bad)  # the grad scaler skips steps with inf gradients
+
+            # one decision for every process: diverged (loss, gradients, the weights the last update wrote)? stop? save?
+            timed = cfg.ckpt_minutes > 0 and time.perf_counter() - last_ckpt_t > 60 * cfg.ckpt_minutes
+            flags = torch.stack([~torch.isfinite(step_loss), grads_bad, weights_bad,
+                                 torch.tensor(stop['sig'] is not None, device=device), torch.tensor(timed, device=device)])
+            if world > 1: dist.all_reduce(flags := flags.float(), op=dist.ReduceOp.MAX)
+            bad_loss, bad_grads, bad_weights, want_stop, timed = (bool(f) for f in flags.tolist())
+            if bad_weights: raise diverged(f"the update of step {step} made the weights non-finite")
+            if bad_loss or bad_grads:
+                what = ("the gradients are not finite" if not bad_loss else f"the loss is {step_loss.item()}"
+                        if not torch.isfinite(step_loss) else "the loss is not finite on another process")
+                raise diverged(f"{what} at step {step + 1} (learning rate {scheduler.get_last_lr()[0]:.3g}); stopped before the update",
+                               keep=True)
             lr = scheduler.get_last_lr()[0]
             scaler.step(optimizer); scaler.update()
             optimizer.zero_grad(set_to_none=True)
             scheduler.step()
             step += 1
+            weights_bad = nonfinite(net.parameters())
             bar.update(1)
+            loss_acc += step_loss; n_acc += 1
 
             # log, evaluate, checkpoint
             if step % cfg.log_interval == 0 or step == cfg.max_iters:
@@ -845,12 +912,6 @@ def train(cfg: TrainConfig = None, **kw):
                         for k in ('train_loss', 'val_loss', 'lr', 'tokens_per_s'):
                             if row.get(k) is not None: tb.add_scalar(k, row[k], step)
                     if wb is not None: wb.log({k: v for k, v in row.items() if v is not None}, step=step)
-            if world > 1:
-                flag = torch.tensor([1.0 if stop['sig'] else 0.0]); dist.all_reduce(flag); want_stop = flag.item() > 0
-            else: want_stop = stop['sig'] is not None
-            timed = cfg.ckpt_minutes > 0 and time.perf_counter() - last_ckpt_t > 60 * cfg.ckpt_minutes
-            if world > 1:
-                tflag = torch.tensor([1.0 if timed else 0.0]); dist.all_reduce(tflag); timed = tflag.item() > 0
             if step % cfg.ckpt_interval == 0 or step == cfg.max_iters or want_stop or timed:
                 save(); last_ckpt_t = time.perf_counter()
             if want_stop:
@@ -907,21 +968,13 @@ def eval_tokens(model, ids, block_size=None, batch_size=8, max_windows=None, pro
     loss = (tot[0] / tot[2]).item()
     return dict(loss=loss, ppl=math.exp(min(loss, 50)), acc=(tot[1] / tot[2]).item(), tokens=int(tot[2]), windows=n)
 
-# %% ../nbs/06_train.ipynb #4c2cdc13
-def _cli_errors(name, f, *a, **kw):
-    "Run `f`; from the command line, turn the errors a user can fix into a one-line message and exit status 1."
-    try: return f(*a, **kw)
-    except (ValueError, FileNotFoundError, FileExistsError, TrainingDiverged) as e:
-        if is_cli(): raise CliError(f"{name}: {e}") from None
-        raise
-
 # %% ../nbs/06_train.ipynb #85204ee8
-@call_parse
+@command('aic-gpt-train', errors=(TrainingDiverged,))
 def train_cli(
     config:str=None,           # a YAML file of TrainConfig fields (see configs/); the options below override it
     model:str=None,            # preset name or GPTConfig YAML (default baby_gpt_cpu)
     model_size:str=None,       # auto, full or cpu
-    data:str=None,             # text file (default tinyshakespeare.txt from data/)
+    data:str=None,             # text file (default tinyshakespeare.txt, shipped with the package)
     tokenizer:str=None,        # char, gpt2, spm or a SentencePiece .model file
     max_iters:int=None,        # optimizer steps
     batch_size:int=None,       # sequences per micro-step, over all processes
@@ -933,32 +986,30 @@ def train_cli(
     eval_iters:int=None,       # batches per evaluation
     device:str=None,           # auto, cpu, cuda, mps
     precision:str=None,        # auto, fp32, bf16, fp16
-    compile:bool_arg=None,     # torch.compile the model
+    compile:bool=None,         # torch.compile the model
     parallel:str=None,         # ddp or fsdp under torchrun
     seed:int=None,             # random seed
     out_dir:str=None,          # where checkpoints, metrics.csv and train.log go
-    resume:bool_arg=None,      # continue from the newest checkpoint in out_dir
-    overwrite:bool_arg=None,   # start again in an out_dir that holds a run
+    resume:bool=None,          # continue from the newest checkpoint in out_dir
+    overwrite:bool=None,       # start again in an out_dir that holds a run
     set:str=None,              # more TrainConfig fields, e.g. "dropout=0.1,warmup_iters=200"
 ):
     "Train a GPT (aic_gpt.train.train); run under torchrun for several processes"
     args = dict(locals())
     config, extra_fields = args.pop('config'), args.pop('set')
     args = {k: v for k, v in args.items() if v is not None}
-    def run():
-        extra = {}
-        for item in filter(None, (extra_fields or '').split(',')):
-            k, _, v = item.partition('=')
-            extra[k.strip()] = yaml.safe_load(v)
-        cfg = TrainConfig.from_yaml(config, **extra, **args) if config else TrainConfig.from_dict({**extra, **args})
-        r = train(cfg)
-        if dist_info()[0] == 0 and read_metrics(r.out_dir): plot_metrics(r.out_dir)
-        if r.sample: print(r.sample)
-        return r
-    return _cli_errors('aic-gpt-train', run)
+    extra = {}
+    for item in filter(None, (extra_fields or '').split(',')):
+        k, _, v = item.partition('=')
+        extra[k.strip()] = yaml.safe_load(v)
+    cfg = TrainConfig.from_yaml(config, **extra, **args) if config else TrainConfig.from_dict({**extra, **args})
+    r = train(cfg)
+    if dist_info()[0] == 0 and read_metrics(r.out_dir): plot_metrics(r.out_dir)
+    if r.sample: print(r.sample)
+    return r
 
 # %% ../nbs/06_train.ipynb #0e90c8bd
-@call_parse
+@command('aic-gpt-eval')
 def eval_cli(
     checkpoint:str,            # a checkpoint directory, or a run's out_dir (its best checkpoint)
     *files:str,                # UTF-8 text files to evaluate on
@@ -968,19 +1019,17 @@ def eval_cli(
     device:str='auto',         # auto, cpu, cuda, mps
 ):
     "Loss, perplexity and next-token accuracy of a trained model on text files"
-    def run():
-        if not files: raise ValueError("give at least one text file to evaluate on")
-        model, tok = load_trained(checkpoint, device)
-        res = {}
-        for f in files:
-            r = eval_tokens(model, tok.encode(read_text(f)), block_size, batch_size, max_windows)
-            print(f"{f}: loss {r['loss']:.4f}  perplexity {r['ppl']:.2f}  accuracy {r['acc']:.3f}  ({r['tokens']:,} tokens)")
-            res[f] = r
-        return res
-    return _cli_errors('aic-gpt-eval', run)
+    if not files: raise ValueError("give at least one text file to evaluate on")
+    model, tok = load_trained(checkpoint, device)
+    res = {}
+    for f in files:
+        r = eval_tokens(model, tok.encode(read_text(f)), block_size, batch_size, max_windows)
+        print(f"{f}: loss {r['loss']:.4f}  perplexity {r['ppl']:.2f}  accuracy {r['acc']:.3f}  ({r['tokens']:,} tokens)")
+        res[f] = r
+    return res
 
 # %% ../nbs/06_train.ipynb #899a2e97
-@call_parse
+@command('aic-gpt-generate')
 def generate_cli(
     checkpoint:str,            # a checkpoint directory, or a run's out_dir (its best checkpoint)
     *prompt:str,               # prompts (each one a separate sample); none: a newline
@@ -995,20 +1044,18 @@ def generate_cli(
     device:str='auto',         # auto, cpu, cuda, mps
 ):
     "Continue prompts with a trained model"
-    def run():
-        prompts = list(prompt)
-        if prompt_file: prompts += [l for l in Path(prompt_file).read_text().splitlines() if l.strip()]
-        if not prompts: prompts = ['\n']
-        model, tok = load_trained(checkpoint, device)
-        stop_id = None
-        if stop is not None:
-            ids = tok.encode(stop)
-            if len(ids) != 1: raise ValueError(f"stop={stop!r} is {len(ids)} tokens; it must be exactly one token")
-            stop_id = ids[0]
-        g = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
-        outs = model.generate([tok.encode(p) for p in prompts for _ in range(num_samples)], max_new_tokens,
-                              temperature=temperature, top_k=top_k, top_p=top_p, stop_token_id=stop_id, generator=g)
-        texts = [tok.decode(o) for o in outs]
-        for t in texts: print(t, '\n' + '-' * 40)
-        return texts
-    return _cli_errors('aic-gpt-generate', run)
+    prompts = list(prompt)
+    if prompt_file: prompts += [l for l in read_text(prompt_file).splitlines() if l.strip()]
+    if not prompts: prompts = ['\n']
+    model, tok = load_trained(checkpoint, device)
+    stop_id = None
+    if stop is not None:
+        ids = tok.encode(stop)
+        if len(ids) != 1: raise ValueError(f"stop={stop!r} is {len(ids)} tokens; it must be exactly one token")
+        stop_id = ids[0]
+    g = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
+    outs = model.generate([tok.encode(p) for p in prompts for _ in range(num_samples)], max_new_tokens,
+                          temperature=temperature, top_k=top_k, top_p=top_p, stop_token_id=stop_id, generator=g)
+    texts = [tok.decode(o) for o in outs]
+    for t in texts: print(t, '\n' + '-' * 40)
+    return texts

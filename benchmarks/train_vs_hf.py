@@ -24,7 +24,8 @@ from transformers import GPT2Config, GPT2LMHeadModel
 
 import aic_gpt
 from aic_gpt.checkpoint import from_hf
-from aic_gpt.data import get_batch, read_text, train_val_split
+from aic_gpt.core import read_text
+from aic_gpt.data import get_batch, train_val_split
 from aic_gpt.model import GPT, GPTConfig
 from aic_gpt.tokenizer import CharTokenizer
 from aic_gpt.train import param_groups

@@ -16,7 +16,7 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from aic_gpt.train import (train, read_metrics, list_checkpoints, load_train_state, load_trained, eval_tokens,
+from aic_gpt.train import (train, read_metrics, list_checkpoints, load_train_state, load_trained, eval_tokens, TrainingDiverged,
                            TRAIN_STATE, CKPT_PREFIX)
 from aic_gpt.checkpoint import WEIGHTS_NAME, CONFIG_NAME
 
@@ -338,7 +338,11 @@ def test_command_lines(work, reference):
     cmds = dict(help_train=[TRAIN_CLI, '--help'], help_eval=[EVAL_CLI, '--help'], help_gen=[GEN_CLI, '--help'],
                 eval=[EVAL_CLI, str(reference), str(d / 'val.txt')], gen1=gen, gen2=gen,
                 no_ckpt=[EVAL_CLI, str(d / 'no-such-run'), str(d / 'val.txt')], no_files=[EVAL_CLI, str(reference)],
-                bad_stop=[*gen, '--stop', 'ab'], bad_field=[TRAIN_CLI, '--out-dir', str(d / 'bad'), '--set', 'dropout=1.5'])
+                bad_stop=[*gen, '--stop', 'ab'], bad_field=[TRAIN_CLI, '--out-dir', str(d / 'bad'), '--set', 'dropout=1.5'],
+                nano_eval=[EVAL_CLI, str(reference), str(d / 'val.txt'), '--max_windows=3', '--batch_size=2'],   # 3 windows of block_size 16
+                nano_gen=[GEN_CLI, str(reference), 'ROMEO:', '--max_new_tokens=40', '--temperature=0'],
+                prompt=[GEN_CLI, str(reference), '--prompt', 'ROMEO:'], misspelt=[TRAIN_CLI, '--max_itres=3'],
+                spm_misspelt=[str(BIN / 'aic-gpt-spm-train'), str(d / 'val.txt'), '--vocab_sise=300'])
     r = dict(zip(cmds, run_all(*cmds.values())))
 
     for name, opts in (('help_train', ['--config', '--max-iters', '--out-dir', '--resume', '--overwrite', '--parallel', '--set']),
@@ -360,6 +364,134 @@ def test_command_lines(work, reference):
     assert r['gen1'].stdout == r['gen2'].stdout, "greedy generation differs between two runs"
     assert expected in r['gen1'].stdout and len(ids) == len(tok.encode('ROMEO:')) + 40, (expected, r['gen1'].stdout)
 
+    assert r['nano_gen'].stdout == r['gen1'].stdout, "--max_new_tokens=40 must mean --max-new-tokens 40"
+    assert r['nano_eval'].returncode == 0 and '(48 tokens)' in r['nano_eval'].stdout, r['nano_eval'].stdout + r['nano_eval'].stderr
+    for name, want in (('prompt', 'unknown option --prompt: did you mean --prompt-file?'),
+                       ('misspelt', 'unknown option --max_itres: did you mean --max-iters?'),
+                       ('spm_misspelt', 'unknown option --vocab_sise: did you mean --vocab-size?')):
+        assert r[name].returncode == 2 and want in r[name].stderr, f"{name}: {r[name].stderr}"
+        print(r[name].stderr.strip().splitlines()[-1])
     print('\n'.join([one_line_error(r['no_ckpt'], 'no-such-run'), one_line_error(r['no_files'], 'text file'),
                      one_line_error(r['bad_stop'], 'exactly one token'), one_line_error(r['bad_field'], 'dropout=1.5')]))
     assert not (d / 'bad').exists() or not any((d / 'bad').iterdir())
+
+
+# ---------------------------------------------------------------------------------------------------- 7. divergence
+POISON = '''
+import itertools, os, sys, torch
+from aic_gpt.model import GPT
+from aic_gpt.train import train_cli
+rank, at = int(os.environ.get('RANK', 0)), int(os.environ['POISON_AT'])
+calls = itertools.count(1)
+def hook(module, args, out):            # NaN logits on rank 1 only, at its `at`-th training forward
+    if isinstance(module, GPT) and module.training and rank == int(os.environ.get('POISON_RANK', 1)) and next(calls) == at:
+        return out * float('nan')
+torch.nn.modules.module.register_module_forward_hook(hook)
+sys.exit(train_cli.main())
+'''
+
+
+def assert_finite_checkpoint(ckpt):
+    "Weights and optimizer moments of a checkpoint are all finite, and its training state loads."
+    w = weights(ckpt)
+    assert all(torch.isfinite(v).all() for v in w.values()), f"{ckpt} holds non-finite weights"
+    st = load_train_state(ckpt)
+    moments = [v for s in st['optimizer']['state'].values() for v in s.values() if torch.is_tensor(v) and v.is_floating_point()]
+    assert moments and all(torch.isfinite(v).all() for v in moments), f"{ckpt} holds a non-finite optimizer state"
+    return st['step']
+
+
+@pytest.mark.parametrize('parallel', ['ddp', 'fsdp'])
+def test_divergence_on_one_rank_stops_every_rank(work, parallel):
+    """2 processes: rank 1 alone sees a NaN loss at step 7. Both stop in the same step with TrainingDiverged (no rank
+    waits forever at a collective), the message names the step, the newest checkpoint is the finite state of step 6."""
+    d, base = work
+    out = d / f'nan-{parallel}'
+    (d / 'poison.py').write_text(POISON)
+    t0 = time.monotonic()
+    r = subprocess.run([TORCHRUN, '--standalone', '--nproc_per_node', '2', str(d / 'poison.py'), '--config', str(d / 'base.yaml'),
+                        '--out-dir', str(out), '--parallel', parallel, '--max-iters', '20', '--set', 'dropout=0.0'],
+                       capture_output=True, text=True, env={**ENV, 'POISON_AT': '7'}, timeout=180)
+    took = time.monotonic() - t0
+    log = (out / 'train.log').read_text()
+    msgs = [l for l in (r.stdout + r.stderr).splitlines() if l.startswith('aic-gpt-train:')]
+    print(f"\n{parallel}: exit {r.returncode} after {took:.0f} s; the ranks said:\n" + '\n'.join(msgs))
+    assert r.returncode != 0 and len(msgs) == 2, f"both ranks must stop with one line each:\n{r.stdout}\n{r.stderr}"
+    assert all('at step 7' in m for m in msgs), msgs
+    assert 'the loss is not finite on another process at step 7' in log.splitlines()[-1], log
+    newest = list_checkpoints(out)[-1][1]
+    assert assert_finite_checkpoint(newest) == 6
+
+
+def test_a_real_divergence_leaves_a_finite_checkpoint(work):
+    """nanoGPT's recipe with learning_rate=1000 and no clipping: where it diverges depends on the CPU's kernels, so
+    this checks only what must hold everywhere: the run stops with TrainingDiverged naming a step, and every
+    checkpoint left behind is finite (weights and optimizer state) and resumes."""
+    d, base = work
+    out = d / 'lr1000'
+    kw = {**base, 'learning_rate': 1000.0, 'grad_clip': 0.0, 'warmup_iters': 0, 'max_iters': 50, 'lr_decay_iters': 50, 'ckpt_interval': 1,
+          'dropout': 0.0, 'eval_interval': 1000, 'sample_tokens': 0}
+    with pytest.raises(TrainingDiverged) as e:
+        train(**kw, out_dir=str(out))
+    step = int(re.search(r'step (\d+)', str(e.value)).group(1))
+    print(f"\nlearning rate 1000: {e.value}")
+    ck = list_checkpoints(out)
+    assert ck, "the run diverged before its first checkpoint"
+    for s, p in ck: assert_finite_checkpoint(p)
+    assert ck[-1][0] <= step
+    r = train(**{**kw, 'learning_rate': 1000.0, 'max_iters': ck[-1][0]}, out_dir=str(out), resume=True)  # it loads and resumes
+    assert r.step == ck[-1][0]
+
+
+# ---------------------------------------------------------------------------------------------------- 8. one run per out_dir
+def test_a_second_run_into_a_busy_out_dir_is_refused(work):
+    "While one run trains, another into its out_dir fails at once naming it; after a kill -9 the lock is gone and resume works."
+    d, base = work
+    out = d / 'busy'
+    with open(d / 'busy.out', 'w') as out_log:
+        first = launch(['--config', str(d / 'base.yaml'), '--out-dir', str(out), '--max-iters', '5000'], out_log)
+        assert wait_started(first, out, 0), (d / 'busy.out').read_text()
+        t0 = time.monotonic()
+        second = subprocess.run([TRAIN_CLI, '--config', str(d / 'base.yaml'), '--out-dir', str(out), '--resume'],
+                                capture_output=True, text=True, env=ENV, timeout=60)
+        took = time.monotonic() - t0
+        msg = one_line_error(second, f'is in use by another run (pid {first.pid} on ')
+        print(f"\nrefused in {took:.1f} s: {msg}")
+        assert first.poll() is None, "the first run must go on"
+        while not list_checkpoints(out): time.sleep(0.01)
+        first.send_signal(signal.SIGKILL); first.wait(timeout=30)
+    at = list_checkpoints(out)[-1][0]
+    r = train(**{**base, 'max_iters': at + 5, 'lr_decay_iters': 5000}, out_dir=str(out), resume=True)
+    assert r.step == at + 5
+    rows = read_metrics(out)
+    assert [m['step'] for m in rows] == sorted({m['step'] for m in rows}), "metrics.csv holds a step twice"
+
+
+# ---------------------------------------------------------------------------------------------------- 9. the wheel
+def test_the_wheel_ships_the_corpus(tmp_path):
+    "`pip install .` gives a package whose default corpus works from any folder (no data/ next to it)."
+    src = tmp_path / 'src'                                      # a copy: building writes build/ next to the sources
+    for name in ('pyproject.toml', 'README.md', 'LICENSE'): (src / name).parent.mkdir(exist_ok=True); shutil.copy(ROOT / name, src / name)
+    shutil.copytree(ROOT / 'aic_gpt', src / 'aic_gpt', ignore=shutil.ignore_patterns('__pycache__'))
+    r = subprocess.run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '-q', '-w', str(tmp_path), str(src)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    whl = next(tmp_path.glob('aic_gpt-*.whl'))
+    import zipfile
+    names = zipfile.ZipFile(whl).namelist()
+    assert 'aic_gpt/assets/tinyshakespeare.txt' in names, names
+    site = tmp_path / 'site'
+    r = subprocess.run([sys.executable, '-m', 'pip', 'install', '--no-deps', '-q', '--target', str(site), str(whl)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    elsewhere = tmp_path / 'elsewhere'; elsewhere.mkdir()
+    code = ("import sys, aic_gpt; from aic_gpt.core import find_data; from aic_gpt.train import train_cli; "
+            "print(aic_gpt.__file__); print(find_data()); "
+            "sys.exit(train_cli.main(['--max-iters', '3', '--eval-interval', '3', '--set', 'eval_iters=1,sample_tokens=0,progress=False']))")
+    r = subprocess.run([sys.executable, '-c', code], cwd=elsewhere, capture_output=True, text=True, timeout=300,
+                       env={**ENV, 'PYTHONPATH': str(site)})
+    print(f"\nwheel {whl.name}: {whl.stat().st_size / 1e6:.2f} MB\n{r.stdout[-600:]}")
+    assert r.returncode == 0, r.stdout + r.stderr
+    pkg, data = r.stdout.splitlines()[:2]
+    assert pkg.startswith(str(site)) and data.startswith(str(site)), (pkg, data)
+    assert (elsewhere / 'out' / 'shakespeare_char' / 'ckpt-0000003').is_dir()

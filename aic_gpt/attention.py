@@ -1,4 +1,4 @@
-"""Causal self-attention three ways, rotary and linear-bias positions, grouped-query attention and a preallocated KV cache, each checked against the others.
+"""Causal self-attention from its equation, then rotary and linear-bias positions, grouped-query attention and a KV cache added one at a time, each checked where it is explained.
 
 Docs: https://aic-gpt.github.io/aic_gpt/attention.html.md"""
 
@@ -7,13 +7,17 @@ Docs: https://aic-gpt.github.io/aic_gpt/attention.html.md"""
 # %% ../nbs/03_attention.ipynb #f34e094a
 from __future__ import annotations
 import math
+from dataclasses import dataclass
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from fastcore.basics import patch
+from .core import problem, check
 
 # %% auto #0
-__all__ = ['ROPE_SCALING_TYPES', 'attention_scratch', 'causal_mask', 'MHACausalAttention', 'CausalSelfAttention', 'rope_inv_freq',
-           'RotaryEmbedding', 'rotate_half', 'apply_rope', 'alibi_slopes', 'alibi_bias', 'KVCache']
+__all__ = ['ROPE_SCALING_TYPES', 'POS_EMBS', 'ATTN_IMPLS', 'attention_scratch', 'causal_mask', 'MHACausalAttention',
+           'rope_inv_freq', 'RotaryEmbedding', 'rotate_half', 'apply_rope', 'alibi_slopes', 'alibi_bias', 'repeat_kv',
+           'KVCache', 'LayerKV', 'AttentionConfig', 'CausalSelfAttention']
 
 # %% ../nbs/03_attention.ipynb #bb2854f7
 def attention_scratch(q, k, v, mask=None, bias=None, dropout_p=0.0, training=False, scale=None):
@@ -49,86 +53,6 @@ class MHACausalAttention(nn.Module):
         if T > self.mask.size(0): self.mask = self._build(T).to(x.device)   # rebuilt for longer inputs
         out, _ = self.mha(x, x, x, attn_mask=self.mask[:T, :T], need_weights=False)
         return out
-
-# %% ../nbs/03_attention.ipynb #daf9590f
-class CausalSelfAttention(nn.Module):
-    "Multi-head causal self-attention with grouped KV heads, RoPE or ALiBi, a KV cache, and two kernels."
-    rerotate_keys = True     # dynamic RoPE with a cache: rotate all cached keys at every step (False: once, on entry)
-    def __init__(self, n_embd, n_head, n_kv_heads=None, bias=True, dropout=0.0, pos_emb='learned',
-                 rope_theta=10000.0, rope_scaling=None, impl='sdpa'):
-        super().__init__()
-        n_kv_heads = n_kv_heads or n_head
-        if n_head < 1 or n_kv_heads < 1: raise ValueError(f"n_head={n_head} and n_kv_heads={n_kv_heads} must be >= 1")
-        if n_embd % n_head: raise ValueError(f"n_embd={n_embd} is not divisible by n_head={n_head}")
-        if n_head % n_kv_heads: raise ValueError(f"n_head={n_head} is not divisible by n_kv_heads={n_kv_heads}")
-        if pos_emb not in ('learned', 'rope', 'alibi', 'none', None):
-            raise ValueError(f"unknown pos_emb {pos_emb!r}: use one of 'learned', 'rope', 'alibi', 'none'")
-        if impl not in ('sdpa', 'scratch'): raise ValueError(f"unknown impl {impl!r}: use 'sdpa' or 'scratch'")
-        self.n_embd, self.n_head, self.n_kv_heads, self.head_dim = n_embd, n_head, n_kv_heads, n_embd // n_head
-        self.c_attn = nn.Linear(n_embd, (n_head + 2 * n_kv_heads) * self.head_dim, bias=bias)  # q, k, v in one matmul
-        self.c_proj = nn.Linear(n_embd, n_embd, bias=bias)
-        self.dropout, self.resid_dropout = dropout, nn.Dropout(dropout)
-        self.pos_emb, self.impl = pos_emb, impl
-        self.rope = RotaryEmbedding(self.head_dim, rope_theta, rope_scaling) if pos_emb == 'rope' else None
-        if pos_emb == 'alibi': self.register_buffer('slopes', alibi_slopes(n_head), persistent=False)
-
-    def _apply(self, fn, recurse=True):
-        "Follow `.to(device)`, but rebuild ALiBi's slopes (derived, not learned) in float32 after any cast."
-        super()._apply(fn, recurse)
-        if self.pos_emb == 'alibi': self.slopes = alibi_slopes(self.n_head).to(self.slopes.device)
-        return self
-
-    def forward(self, x, pos=None, cache=None, pad=None):
-        """x (B, T, C); pos (T,) or (B, T) positions (default: after what the cache holds);
-        cache: a `KVCache`; pad: (B, S) bool, False at padding keys."""
-        if x.dim() != 3 or x.size(-1) != self.n_embd:
-            raise ValueError(f"x must be (B, T, n_embd={self.n_embd}), got shape {tuple(x.shape)}")
-        B, T, C = x.shape
-        start = cache.pos if cache is not None else 0
-        if pos is None: pos = torch.arange(start, start + T, device=x.device)
-        elif pos.size(-1) != T: raise ValueError(f"pos has {pos.size(-1)} positions for {T} tokens (shape {tuple(pos.shape)})")
-        if pad is not None and (pad.dim() != 2 or pad.size(0) != B or pad.size(1) < start + T):
-            raise ValueError(f"pad must be (B, S) with B={B} rows and S >= {start + T} key slots, got shape {tuple(pad.shape)}")
-        q, k, v = self.c_attn(x).split([self.n_head * self.head_dim, self.n_kv_heads * self.head_dim,
-                                        self.n_kv_heads * self.head_dim], dim=-1)
-        q = q.view(B, T, self.n_head, self.head_dim).transpose(1, 2)          # (B, nh, T, hs)
-        k = k.view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)      # (B, nkv, T, hs)
-        v = v.view(B, T, self.n_kv_heads, self.head_dim).transpose(1, 2)      # (B, nkv, T, hs)
-        late = self.rope is not None and self.rope.dynamic and cache is not None and self.rerotate_keys  # cache keys unrotated
-        if late:                                   # dynamic RoPE: all S keys at this length's frequencies
-            S = cache.pos + T
-            kpos = (pos[..., -1:] - (S - 1) + torch.arange(S, device=x.device)).clamp(min=0)  # (S,) or (B, S): consecutive
-            cos, sin = self.rope(kpos)                                          # (..., S, hs)
-            q = apply_rope(q, cos[..., S - T:, :], sin[..., S - T:, :])       # the queries are the last T slots
-        elif self.rope is not None:
-            cos, sin = self.rope(pos)
-            q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
-        if cache is not None: k, v = cache.update(k, v)                        # (B, nkv, S, hs)
-        S = k.size(2)
-        if late: k = apply_rope(k, cos, sin)                                   # every cached key, rotated now
-        if self.n_kv_heads != self.n_head:                                     # GQA: share each kv head
-            rep = self.n_head // self.n_kv_heads
-            k, v = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1)  # (B, nh, S, hs)
-        mask = bias = None                                                     # mask: True = may attend
-        if pad is not None:                                                    # left padding: hide pad keys
-            mask = causal_mask(T, S, x.device) & pad[:, None, None, :S]       # (B, 1, T, S)
-            mask = mask | torch.eye(T, S, dtype=torch.bool, device=x.device).roll(S - T, 1)  # a pad query sees itself
-        elif T > 1 and (S > T or self.pos_emb == 'alibi' or self.impl != 'sdpa'):
-            mask = causal_mask(T, S, x.device)                                 # (T, S)
-        if self.pos_emb == 'alibi':                                            # distances between slots
-            slots = torch.arange(S, device=x.device)
-            bias = alibi_bias(self.slopes.to(x.device), slots[S - T:], slots).to(q.dtype)  # (nh, T, S)
-        p = self.dropout if self.training else 0.0
-        if self.impl == 'sdpa':
-            if mask is None and bias is None:
-                y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=T > 1)
-            else:
-                m = bias if mask is None else (mask if bias is None else bias.masked_fill(~mask, float('-inf')))
-                y = F.scaled_dot_product_attention(q, k, v, attn_mask=m, dropout_p=p)
-        else:
-            y = attention_scratch(q, k, v, mask, bias, p, self.training)
-        y = y.transpose(1, 2).contiguous().view(B, T, C)                      # (B, T, C)
-        return self.resid_dropout(self.c_proj(y))
 
 # %% ../nbs/03_attention.ipynb #24902bce
 ROPE_SCALING_TYPES = ('linear', 'ntk', 'dynamic', 'yarn', 'dynamic_yarn')
@@ -235,34 +159,145 @@ def alibi_bias(slopes, q_pos, k_pos):
     dist = (q_pos[..., :, None] - k_pos[..., None, :]).float()         # (..., T, S)
     return -slopes.view(-1, 1, 1) * dist.unsqueeze(-3)
 
+# %% ../nbs/03_attention.ipynb #a1b2c302
+def repeat_kv(x, n_rep):
+    "Each key/value head repeated for the `n_rep` query heads of its group: (B, nkv, S, hs) -> (B, nkv * n_rep, S, hs)."
+    return x if n_rep == 1 else x.repeat_interleave(n_rep, dim=1)
+
 # %% ../nbs/03_attention.ipynb #dcebcd12
-class KVCache(nn.Module):
-    "Preallocated keys and values for one layer, (B, n_kv_heads, max_len, head_dim), filled from position `pos`."
-    def __init__(self, batch_size, max_len, n_kv_heads, head_dim, device=None, dtype=torch.float32):
-        super().__init__()
-        shape = (batch_size, n_kv_heads, max_len, head_dim)
-        self.register_buffer('k', torch.zeros(shape, device=device, dtype=dtype), persistent=False)
-        self.register_buffer('v', torch.zeros(shape, device=device, dtype=dtype), persistent=False)
-        self.pos = 0
+class KVCache:
+    "Keys and values of every layer, preallocated: (n_layer, B, n_kv_heads, max_len, head_dim) each; position p of row b sits in slot p."
+    def __init__(self, n_layer, batch_size, max_len, n_kv_heads, head_dim, device=None, dtype=torch.float32):
+        self.k = torch.zeros(n_layer, batch_size, n_kv_heads, max_len, head_dim, device=device, dtype=dtype)
+        self.v = torch.zeros_like(self.k)
 
     @property
-    def max_len(self): return self.k.size(2)
+    def batch_size(self): return self.k.size(1)
 
-    def update(self, k, v):
-        "Write k, v (B, nkv, T, hs) at positions pos..pos+T-1; return all keys and values so far (B, nkv, pos+T, hs)."
-        if k.dim() != 4 or k.shape != v.shape or k.shape[:2] != self.k.shape[:2] or k.size(3) != self.k.size(3):
-            B, nkv, _, hs = self.k.shape
-            raise ValueError(f"this KV cache holds batch {B}, {nkv} kv heads of head_dim {hs}, "
-                             f"got keys {tuple(k.shape)} and values {tuple(v.shape)}")
-        if k.dtype != self.k.dtype or k.device != self.k.device:
-            raise ValueError(f"this KV cache holds {self.k.dtype} on {self.k.device}, got keys in {k.dtype} on {k.device}: "
-                             "make it with the model's dtype and device (GPT.make_caches does)")
-        T = k.size(2)
-        if self.pos + T > self.max_len:
-            raise ValueError(f"KV cache full: {self.pos} + {T} tokens > max_len {self.max_len}")
-        self.k[:, :, self.pos:self.pos + T] = k
-        self.v[:, :, self.pos:self.pos + T] = v
-        self.pos += T
-        return self.k[:, :, :self.pos], self.v[:, :, :self.pos]
+    @property
+    def max_len(self): return self.k.size(3)
 
-    def reset(self): self.pos = 0
+    def __getitem__(self, layer): return LayerKV(self, layer)
+
+    def write(self, layer, k, v, pos, rows=None, n_keys=None):
+        """Store k, v (B, nkv, T, hs) of the tokens at positions `pos` ((T,) shared, or (B, T)) in rows `rows` (default:
+        all) of `layer`; return slots 0..n_keys-1 (default: up to the largest position) of those rows, (B, nkv, S, hs)."""
+        K, V = self.k[layer], self.v[layer]                                     # (B_cache, nkv, max_len, hs) views
+        if rows is None and pos.dim() == 1:                                      # every row at the same positions
+            K.index_copy_(2, pos, k); V.index_copy_(2, pos, v)
+        else:
+            r = (torch.arange(k.size(0), device=k.device) if rows is None else rows)[:, None]   # (B, 1)
+            p = pos.expand(k.size(0), -1) if pos.dim() == 1 else pos              # (B, T)
+            K[r, :, p] = k.transpose(1, 2); V[r, :, p] = v.transpose(1, 2)       # (B, T, nkv, hs) at [row, :, position]
+        n = int(pos.max()) + 1 if n_keys is None else n_keys
+        if rows is None: return K[:, :, :n], V[:, :, :n]                         # views, no copy
+        return K[rows, :, :n], V[rows, :, :n]                                    # the rows asked for (a gather)
+
+# %% ../nbs/03_attention.ipynb #a1b2c304
+class LayerKV:
+    "Layer `i` of a `KVCache` (what `cache[i]` returns): what one attention layer reads and writes."
+    def __init__(self, cache, i): self.cache, self.i = cache, i
+    def write(self, k, v, pos, rows=None, n_keys=None): return self.cache.write(self.i, k, v, pos, rows, n_keys)
+
+# %% ../nbs/03_attention.ipynb #a1b2c306
+POS_EMBS, ATTN_IMPLS = ('learned', 'rope', 'alibi', 'none'), ('sdpa', 'scratch')
+
+@dataclass
+class AttentionConfig:
+    "The settings of a causal self-attention layer, checked when it is made."
+    n_embd: int = 768
+    n_head: int = 12
+    n_kv_heads: int | None = None          # None: as many as n_head; fewer: grouped-query attention
+    bias: bool = True                      # biases in the projections
+    dropout: float = 0.0
+    pos_emb: str = 'learned'               # 'learned' (the model adds it), 'rope', 'alibi', 'none'
+    rope_theta: float = 10000.0
+    rope_scaling: dict | None = None       # {'type': 'linear'|'ntk'|'dynamic'|'yarn'|'dynamic_yarn', 'factor': s, ...}: chapter 07
+    attn_impl: str = 'sdpa'                # 'sdpa' (F.scaled_dot_product_attention) or 'scratch' (attention_scratch)
+
+    def __post_init__(self):
+        if self.n_kv_heads is None: self.n_kv_heads = self.n_head
+        check(type(self).__name__, *self.problems())
+        if self.rope_scaling is not None: self.rope_scaling = dict(self.rope_scaling)
+
+    @property
+    def head_dim(self): return self.n_embd // self.n_head
+
+# %% ../nbs/03_attention.ipynb #a1b2c307
+def _attention_problems(c):
+    "What is wrong with an `AttentionConfig`'s fields (sentences; empty when nothing is)."
+    sizes = [problem(k, getattr(c, k), lo=1) for k in ('n_embd', 'n_head', 'n_kv_heads')[:2 if c.n_kv_heads == c.n_head else 3]]
+    p = sizes + [problem('dropout', c.dropout, float, 0, 1, hi_open=True), problem('bias', c.bias, bool),
+                 problem('rope_theta', c.rope_theta, float, lo=0, lo_open=True),
+                 problem('pos_emb', c.pos_emb, choices=POS_EMBS), problem('attn_impl', c.attn_impl, choices=ATTN_IMPLS)]
+    if not any(sizes):
+        if c.n_embd % c.n_head: p.append(f"n_embd={c.n_embd} is not divisible by n_head={c.n_head}")
+        elif c.n_head % c.n_kv_heads: p.append(f"n_head={c.n_head} is not divisible by n_kv_heads={c.n_kv_heads}")
+        elif c.pos_emb == 'rope' and c.head_dim % 2: p.append(f"RoPE needs an even head size, n_embd/n_head = {c.head_dim}")
+    rs = c.rope_scaling
+    if rs is not None:
+        if c.pos_emb != 'rope': p.append(f"rope_scaling needs pos_emb='rope', got pos_emb={c.pos_emb!r}")
+        elif not isinstance(rs, dict) or rs.get('type') not in ROPE_SCALING_TYPES:
+            p.append(f"rope_scaling type {rs.get('type') if isinstance(rs, dict) else rs!r}, expected one of {', '.join(ROPE_SCALING_TYPES)}")
+        else:
+            p.append(problem("rope_scaling['factor']", rs.get('factor', 1.0 if rs['type'] == 'dynamic_yarn' else None), float, lo=1))
+            if rs['type'] not in ('linear', 'ntk'):
+                p.append(problem("rope_scaling['original_max_position_embeddings']", rs.get('original_max_position_embeddings'), lo=1))
+    return p
+
+AttentionConfig.problems = _attention_problems
+
+# %% ../nbs/03_attention.ipynb #daf9590f
+class CausalSelfAttention(nn.Module):
+    "Multi-head causal self-attention: RoPE or ALiBi positions, grouped key/value heads, a KV cache, two kernels."
+    rerotate_keys = True     # dynamic RoPE with a cache: rotate all cached keys at every step (False: once, on entry)
+    def __init__(self, config: AttentionConfig):
+        super().__init__()
+        c = self.config = config
+        self.n_head, self.n_kv_heads, self.head_dim = c.n_head, c.n_kv_heads, c.head_dim
+        self.c_attn = nn.Linear(c.n_embd, (c.n_head + 2 * c.n_kv_heads) * c.head_dim, bias=c.bias)  # q, k, v in one matmul
+        self.c_proj = nn.Linear(c.n_embd, c.n_embd, bias=c.bias)
+        self.resid_dropout = nn.Dropout(c.dropout)
+        self.rope = RotaryEmbedding(c.head_dim, c.rope_theta, c.rope_scaling) if c.pos_emb == 'rope' else None
+        if c.pos_emb == 'alibi': self.register_buffer('slopes', alibi_slopes(c.n_head), persistent=False)
+
+    def _apply(self, fn, recurse=True):
+        "Follow `.to(device)`, but rebuild ALiBi's slopes (derived, not learned) in float32 after any cast."
+        super()._apply(fn, recurse)
+        if self.config.pos_emb == 'alibi': self.slopes = alibi_slopes(self.n_head).to(self.slopes.device)
+        return self
+
+# %% ../nbs/03_attention.ipynb #a1b2c30a
+@patch
+def forward(self: CausalSelfAttention, x, pos=None, kv=None, rows=None, n_keys=None):
+    """x (B, T, C) of tokens at positions `pos` ((T,) or (B, T); default 0..T-1) -> (B, T, C). With `kv` (`cache[i]`)
+    their keys and values are stored (in rows `rows`) and the queries attend over slots 0..n_keys-1."""
+    B, T, C = x.shape
+    if pos is None: pos = torch.arange(T, device=x.device)
+    nh, nkv, hs = self.n_head, self.n_kv_heads, self.head_dim
+    q, k, v = self.c_attn(x).split([nh * hs, nkv * hs, nkv * hs], dim=-1)
+    q = q.view(B, T, nh, hs).transpose(1, 2)                                   # (B, nh, T, hs)
+    k, v = (t.view(B, T, nkv, hs).transpose(1, 2) for t in (k, v))            # (B, nkv, T, hs)
+    late = self.rope is not None and self.rope.dynamic and kv is not None and self.rerotate_keys
+    if self.rope is not None and not late:                                     # RoPE
+        cos, sin = self.rope(pos)                                              # (T, hs) or (B, T, hs)
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
+    if kv is not None: k, v = kv.write(k, v, pos, rows, n_keys)                # the cache: (B, nkv, S, hs)
+    S = k.size(2)
+    kpos = pos if kv is None else torch.arange(S, device=x.device)             # the keys' positions
+    if late:                                                                   # dynamic RoPE: every key at this length
+        cos, sin = self.rope(kpos)                                             # (S, hs)
+        q, k = apply_rope(q, cos[pos], sin[pos]), apply_rope(k, cos, sin)
+    causal = kv is None or (pos.dim() == 1 and S == T)                         # the keys are these tokens, in order
+    mask = None if causal else (kpos <= pos[..., None]).unsqueeze(-3)          # (1|B, 1, T, S): slot <= position
+    if mask is not None and pos.dim() == 1 and T == 1 and n_keys is None: mask = None   # one token sees every slot
+    bias = alibi_bias(self.slopes, pos, kpos).to(q.dtype) if self.config.pos_emb == 'alibi' else None  # ALiBi
+    if causal and T > 1 and (bias is not None or self.config.attn_impl == 'scratch'): mask = causal_mask(T, S, x.device)
+    p = self.config.dropout if self.training else 0.0
+    if self.config.attn_impl == 'scratch':                                     # GQA: repeat the kv heads
+        y = attention_scratch(q, repeat_kv(k, nh // nkv), repeat_kv(v, nh // nkv), mask, bias, p, self.training)
+    else:
+        m = bias if mask is None else (mask if bias is None else bias.masked_fill(~mask, float('-inf')))
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=m, dropout_p=p, is_causal=m is None and causal and T > 1,
+                                           enable_gqa=nkv != nh)               # GQA without copying k and v
+    return self.resid_dropout(self.c_proj(y.transpose(1, 2).reshape(B, T, C)))   # (B, T, C)

@@ -10,10 +10,13 @@ import math
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .attention import CausalSelfAttention
+from dataclasses import dataclass
+from .core import problem
+from .attention import AttentionConfig, CausalSelfAttention
 
 # %% auto #0
-__all__ = ['layer_norm', 'LayerNorm', 'RMSNorm', 'gelu', 'GELU', 'FeedForward', 'swiglu_hidden', 'SwiGLU', 'make_norm', 'Block']
+__all__ = ['layer_norm', 'LayerNorm', 'RMSNorm', 'gelu', 'GELU', 'FeedForward', 'swiglu_hidden', 'SwiGLU', 'BlockConfig',
+           'make_norm', 'make_mlp', 'Block']
 
 # %% ../nbs/04_blocks.ipynb #c95d6fac
 def layer_norm(x, weight, bias=None, eps=1e-5):
@@ -32,10 +35,7 @@ class LayerNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(ndim))
         self.bias = nn.Parameter(torch.zeros(ndim)) if bias else None
 
-    def forward(self, x):
-        if x.size(-1) != self.weight.size(0):
-            raise ValueError(f"LayerNorm({self.weight.size(0)}) got an input of shape {tuple(x.shape)}: its last dimension must be {self.weight.size(0)}")
-        return F.layer_norm(x, self.weight.shape, self.weight, self.bias, self.eps)
+    def forward(self, x): return F.layer_norm(x, self.weight.shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self): return f"{self.weight.size(0)}, eps={self.eps}, bias={self.bias is not None}"
 
@@ -48,8 +48,6 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(ndim))
 
     def forward(self, x):
-        if x.size(-1) != self.weight.size(0):
-            raise ValueError(f"RMSNorm({self.weight.size(0)}) got an input of shape {tuple(x.shape)}: its last dimension must be {self.weight.size(0)}")
         h = x.to(torch.promote_types(x.dtype, torch.float32))           # bf16/fp16 -> fp32; fp64 stays fp64
         h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)   # (..., C) / (..., 1)
         return self.weight * h.to(x.dtype)
@@ -98,28 +96,40 @@ class SwiGLU(nn.Module):
     def forward(self, x): return self.dropout(self.c_proj(F.silu(self.c_gate(x)) * self.c_up(x)))   # (B, T, H) gates (B, T, H)
 
 # %% ../nbs/04_blocks.ipynb #08dd7ba0
-def make_norm(kind, ndim, eps=1e-5, bias=True):
-    "'layernorm' or 'rmsnorm'."
-    if kind == 'layernorm': return LayerNorm(ndim, eps, bias)
-    if kind == 'rmsnorm': return RMSNorm(ndim, eps)
-    raise ValueError(f"unknown norm {kind!r}: use 'layernorm' or 'rmsnorm'")
+@dataclass
+class BlockConfig(AttentionConfig):
+    "An attention layer's settings (chapter 03) plus the block's own: its norm and its MLP."
+    norm: str = 'layernorm'                # or 'rmsnorm'
+    norm_eps: float = 1e-5
+    mlp: str = 'gelu'                      # or 'swiglu'
+    intermediate_size: int | None = None   # the MLP's hidden size; None: 4 * n_embd (gelu), swiglu_hidden (swiglu)
+
+    def problems(self):
+        "Every problem with the fields: the attention layer's and the block's."
+        return super().problems() + [problem('norm', self.norm, choices=('layernorm', 'rmsnorm')),
+            problem('norm_eps', self.norm_eps, float, lo=0, lo_open=True), problem('mlp', self.mlp, choices=('gelu', 'swiglu')),
+            problem('intermediate_size', self.intermediate_size, lo=1, optional=True)]
+
+# %% ../nbs/04_blocks.ipynb #031da06d
+def make_norm(config):
+    "The config's norm over n_embd: LayerNorm (with a bias when `bias`) or RMSNorm."
+    c = config
+    return LayerNorm(c.n_embd, c.norm_eps, c.bias) if c.norm == 'layernorm' else RMSNorm(c.n_embd, c.norm_eps)
+
+def make_mlp(config):
+    "The config's MLP: GPT-2's (GELU) or Llama's (SwiGLU)."
+    c = config
+    return (FeedForward if c.mlp == 'gelu' else SwiGLU)(c.n_embd, c.intermediate_size, c.bias, c.dropout)
 
 # %% ../nbs/04_blocks.ipynb #47e2ee1f
 class Block(nn.Module):
     "Pre-norm transformer block: x + attn(norm(x)), then x + mlp(norm(x))."
-    def __init__(self, n_embd, n_head, n_kv_heads=None, bias=True, dropout=0.0, norm='layernorm', norm_eps=1e-5,
-                 mlp='gelu', intermediate_size=None, pos_emb='learned', rope_theta=10000.0, rope_scaling=None):
+    def __init__(self, config: BlockConfig):
         super().__init__()
-        if mlp not in ('gelu', 'swiglu'): raise ValueError(f"unknown mlp {mlp!r}: use 'gelu' or 'swiglu'")
-        self.n_embd = n_embd
-        self.ln_1 = make_norm(norm, n_embd, norm_eps, bias)
-        self.attn = CausalSelfAttention(n_embd, n_head, n_kv_heads, bias, dropout, pos_emb, rope_theta, rope_scaling)
-        self.ln_2 = make_norm(norm, n_embd, norm_eps, bias)
-        self.mlp = (FeedForward if mlp == 'gelu' else SwiGLU)(n_embd, intermediate_size, bias, dropout)
+        self.ln_1, self.attn = make_norm(config), CausalSelfAttention(config)
+        self.ln_2, self.mlp = make_norm(config), make_mlp(config)
 
-    def forward(self, x, pos=None, cache=None, pad=None):
-        "x (B, T, C) -> (B, T, C); pos, cache and pad go to attention."
-        if x.dim() != 3 or x.size(-1) != self.n_embd:
-            raise ValueError(f"Block expects x of shape (B, T, {self.n_embd}), got {tuple(x.shape)}")
-        x = x + self.attn(self.ln_1(x), pos, cache, pad)       # (B, T, C)
-        return x + self.mlp(self.ln_2(x))                      # (B, T, C)
+    def forward(self, x, pos=None, kv=None, rows=None, n_keys=None):
+        "x (B, T, C) -> (B, T, C); the positions and the KV cache go to attention."
+        x = x + self.attn(self.ln_1(x), pos, kv, rows, n_keys)    # (B, T, C)
+        return x + self.mlp(self.ln_2(x))                         # (B, T, C)

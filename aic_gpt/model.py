@@ -6,81 +6,39 @@ Docs: https://aic-gpt.github.io/aic_gpt/gpt.html.md"""
 
 # %% ../nbs/05_gpt.ipynb #2aecb8b7
 from __future__ import annotations
-import dataclasses, json, math, warnings
-from dataclasses import dataclass, field, asdict
+import dataclasses, math, warnings
+from dataclasses import dataclass, asdict
 from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import yaml
 from fastcore.basics import patch
-from .attention import KVCache, ROPE_SCALING_TYPES
-from .blocks import Block, LayerNorm, RMSNorm, make_norm
+from .core import problem, check
+from .attention import KVCache
+from .blocks import BlockConfig, Block, LayerNorm, RMSNorm, make_norm
 
 # %% auto #0
-__all__ = ['PRESETS', 'GPTConfig', 'GPT', 'next_token_probs', 'sample_next', 'check_sampling']
+__all__ = ['PRESETS', 'GPTConfig', 'GPT', 'next_token_probs', 'sample_next', 'check_sampling', 'Sequence', 'Decoder']
 
 # %% ../nbs/05_gpt.ipynb #7890a4de
 @dataclass
-class GPTConfig:
+class GPTConfig(BlockConfig):
     "Every size and switch of the model: one config serves the GPT-2 and the Llama families."
     vocab_size: int = 50257
     block_size: int = 1024                 # the context length
     n_layer: int = 12
-    n_head: int = 12
-    n_embd: int = 768
-    n_kv_heads: int | None = None          # None: as many as n_head; fewer: grouped-query attention
-    intermediate_size: int | None = None   # MLP hidden size; None: 4 * n_embd (gelu), swiglu_hidden (swiglu)
-    dropout: float = 0.0
-    bias: bool = True                      # biases in linear layers and LayerNorm
-    norm: str = 'layernorm'                # or 'rmsnorm'
-    norm_eps: float = 1e-5
-    mlp: str = 'gelu'                      # or 'swiglu'
-    pos_emb: str = 'learned'               # or 'rope', 'alibi', 'none'
-    rope_theta: float = 10000.0
-    rope_scaling: dict | None = None       # {'type': 'linear'|'ntk'|'dynamic'|'yarn'|'dynamic_yarn', 'factor': s, ...}
     tie_weights: bool = True               # the output head shares the token embedding
 
-    def __post_init__(self):
-        if self.n_kv_heads is None: self.n_kv_heads = self.n_head
-        def not_size(v): return isinstance(v, bool) or not isinstance(v, int) or v < 1
-        bad = [f"{k}={getattr(self, k)!r}" for k in ('vocab_size', 'block_size', 'n_layer', 'n_head', 'n_embd', 'n_kv_heads')
-               if not_size(getattr(self, k))]
-        if self.intermediate_size is not None and not_size(self.intermediate_size):
-            bad.append(f"intermediate_size={self.intermediate_size!r}")
-        if bad: raise ValueError(f"GPTConfig: sizes must be integers >= 1, got {', '.join(bad)}")
-        if self.n_embd % self.n_head:
-            raise ValueError(f"GPTConfig: n_embd={self.n_embd} is not divisible by n_head={self.n_head}")
-        if self.n_head % self.n_kv_heads:
-            raise ValueError(f"GPTConfig: n_head={self.n_head} is not divisible by n_kv_heads={self.n_kv_heads}")
-        for k in ('dropout', 'norm_eps', 'rope_theta'):                 # YAML reads 1e-6 (no dot) as a string
-            v = getattr(self, k)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                raise ValueError(f"GPTConfig: {k}={v!r} must be a finite number (in YAML write 1.0e-6, not 1e-6)")
-        if not 0 <= self.dropout < 1: raise ValueError(f"GPTConfig: dropout={self.dropout} must be in [0, 1)")
-        if self.norm_eps <= 0: raise ValueError(f"GPTConfig: norm_eps={self.norm_eps} must be > 0")
-        if self.rope_theta <= 0: raise ValueError(f"GPTConfig: rope_theta={self.rope_theta} must be > 0")
-        for k, ok in (('norm', ('layernorm', 'rmsnorm')), ('mlp', ('gelu', 'swiglu')), ('pos_emb', ('learned', 'rope', 'alibi', 'none'))):
-            if getattr(self, k) not in ok: raise ValueError(f"GPTConfig: {k}={getattr(self, k)!r}, expected one of {ok}")
-        if self.pos_emb == 'rope' and (self.n_embd // self.n_head) % 2:
-            raise ValueError(f"GPTConfig: RoPE needs an even head size, n_embd/n_head = {self.n_embd // self.n_head}")
-        if self.rope_scaling is not None:
-            if self.pos_emb != 'rope':
-                raise ValueError(f"GPTConfig: rope_scaling needs pos_emb='rope', got pos_emb={self.pos_emb!r}")
-            rs = dict(self.rope_scaling)
-            if rs.get('type') not in ROPE_SCALING_TYPES:
-                raise ValueError(f"GPTConfig: rope_scaling type {rs.get('type')!r}, expected one of {', '.join(ROPE_SCALING_TYPES)}")
-            f = rs.get('factor', 1.0 if rs['type'] == 'dynamic_yarn' else None)   # dynamic_yarn reads its scale from the length
-            if isinstance(f, bool) or not isinstance(f, (int, float)) or not 1 <= f < math.inf:
-                raise ValueError(f"GPTConfig: rope_scaling factor {f!r} must be a number >= 1")
-            if rs['type'] not in ('linear', 'ntk') and not isinstance(rs.get('original_max_position_embeddings'), int):
-                raise ValueError(f"GPTConfig: rope_scaling type {rs['type']!r} needs 'original_max_position_embeddings' "
-                                 "(the context the model was trained at), an integer")
-            rs.setdefault('original_max_position_embeddings', self.block_size)   # linear and ntk scaling do not use it
-            self.rope_scaling = rs
+    def problems(self):
+        "Every problem with the fields: attention's, the block's and the model's."
+        return super().problems() + [problem(k, getattr(self, k), lo=1) for k in ('vocab_size', 'block_size', 'n_layer')] + \
+               [problem('tie_weights', self.tie_weights, bool)]
 
-    @property
-    def head_dim(self): return self.n_embd // self.n_head
+    def __post_init__(self):
+        super().__post_init__()
+        if self.rope_scaling is not None:   # linear and ntk scaling do not use it; the others default to the context
+            self.rope_scaling.setdefault('original_max_position_embeddings', self.block_size)
 
     def to_dict(self): return asdict(self)
 
@@ -147,9 +105,8 @@ class GPT(nn.Module):
             wte=nn.Embedding(c.vocab_size, c.n_embd),
             wpe=nn.Embedding(c.block_size, c.n_embd) if c.pos_emb == 'learned' else None,
             drop=nn.Dropout(c.dropout),
-            h=nn.ModuleList(Block(c.n_embd, c.n_head, c.n_kv_heads, c.bias, c.dropout, c.norm, c.norm_eps, c.mlp,
-                                  c.intermediate_size, c.pos_emb, c.rope_theta, c.rope_scaling) for _ in range(c.n_layer)),
-            ln_f=make_norm(c.norm, c.n_embd, c.norm_eps, c.bias)))
+            h=nn.ModuleList(Block(c) for _ in range(c.n_layer)),
+            ln_f=make_norm(c)))
         self.lm_head = nn.Linear(c.n_embd, c.vocab_size, bias=False)
         if c.tie_weights: self.lm_head.weight = self.transformer.wte.weight   # one tensor, two names
         self.init_weights()
@@ -192,35 +149,39 @@ def check_ids(self: GPT, idx):
 
 # %% ../nbs/05_gpt.ipynb #633c88b3
 @patch
-def forward(self: GPT, idx, pos=None, caches=None, pad=None, validate=True, last_only=False):
-    """idx (B, T) token ids -> logits (B, T, vocab_size). `caches`: one `KVCache` per layer (see `make_caches`).
-    `last_only`: logits of the last position only, (B, 1, vocab_size), all that sampling needs."""
+def forward(self: GPT, idx, pos=None, cache=None, rows=None, n_keys=None, last_only=False, validate=True):
+    """idx (B, T) token ids at positions `pos` ((T,) or (B, T); default 0..T-1) -> logits (B, T, vocab_size).
+    `cache` (see `make_cache`): keys and values go into its rows `rows` (default all) and attention reads its slots
+    0..n_keys-1. `last_only`: logits of the last position only, (B, 1, V); a (B,) tensor picks each row's position."""
     if idx.dim() != 2 or idx.size(1) == 0: raise ValueError(f"idx must be (B, T) with T >= 1, got shape {tuple(idx.shape)}")
-    if validate: self.check_ids(idx)                     # `generate` checks its prompt once and passes validate=False
+    if validate: self.check_ids(idx)                     # `generate` checks its prompts once and passes validate=False
     B, T = idx.shape
-    start = caches[0].pos if caches is not None else 0
-    pos_given = pos
-    if pos is None: pos = torch.arange(start, start + T, device=idx.device)          # (T,)
-    x = self.transformer.wte(idx)                                                    # (B, T, C)
-    if self.transformer.wpe is not None:
-        last = start + T - 1 if pos_given is None else int(pos.max())     # no device sync when positions are implicit
-        if last >= self.config.block_size:
-            raise ValueError(f"position {last} is past the context block_size={self.config.block_size} "
+    given, c = pos is not None, self.config
+    if not given: pos = torch.arange(T, device=idx.device)                          # (T,)
+    if cache is not None or self.transformer.wpe is not None:                       # one device sync, when positions are given
+        top = int(pos.max()) if given else T - 1
+        if cache is not None:
+            n_keys = top + 1 if n_keys is None else n_keys
+            if n_keys > cache.max_len:
+                raise ValueError(f"position {n_keys - 1} is past the KV cache's max_len={cache.max_len}: make a longer one")
+        if self.transformer.wpe is not None and top >= c.block_size:
+            raise ValueError(f"position {top} is past the context block_size={c.block_size} "
                              "of a model with learned positions; crop the input to its last block_size tokens")
-        x = x + self.transformer.wpe(pos)                                           # (T, C) or (B, T, C)
+    x = self.transformer.wte(idx)                                                    # (B, T, C)
+    if self.transformer.wpe is not None: x = x + self.transformer.wpe(pos)           # (T, C) or (B, T, C)
     x = self.transformer.drop(x)
     for i, block in enumerate(self.transformer.h):
-        x = block(x, pos, None if caches is None else caches[i], pad)                # (B, T, C)
-    if last_only: x = x[:, -1:]                                                      # (B, 1, C)
+        x = block(x, pos, None if cache is None else cache[i], rows, n_keys)          # (B, T, C)
+    if torch.is_tensor(last_only): x = x[torch.arange(B, device=x.device), last_only][:, None]   # (B, 1, C)
+    elif last_only: x = x[:, -1:]                                                    # (B, 1, C)
     return self.lm_head(self.transformer.ln_f(x))                                    # (B, T, vocab)
 
 # %% ../nbs/05_gpt.ipynb #af1675f2
 @patch
-def make_caches(self: GPT, batch_size, max_len=None, device=None, dtype=None):
-    "One preallocated `KVCache` per layer, for up to `max_len` (default: block_size) tokens."
+def make_cache(self: GPT, batch_size, max_len=None, dtype=None):
+    "A preallocated `KVCache` of every layer for `batch_size` sequences of up to `max_len` (default: block_size) tokens."
     c, p = self.config, next(self.parameters())
-    return [KVCache(batch_size, max_len or c.block_size, c.n_kv_heads, c.head_dim,
-                    device or p.device, dtype or p.dtype) for _ in range(c.n_layer)]
+    return KVCache(c.n_layer, batch_size, max_len or c.block_size, c.n_kv_heads, c.head_dim, p.device, dtype or p.dtype)
 
 # %% ../nbs/05_gpt.ipynb #04e1c05e
 def next_token_probs(logits, temperature=1.0, top_k=None, top_p=None):
@@ -249,79 +210,116 @@ def sample_next(logits, temperature=1.0, top_k=None, top_p=None, generator=None)
 
 # %% ../nbs/05_gpt.ipynb #3200b21d
 def check_sampling(temperature, top_k, top_p, max_new_tokens):
-    "Clear errors for bad sampler arguments."
-    if not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-        raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
-    if not (isinstance(temperature, (int, float)) and temperature >= 0 and math.isfinite(temperature)):
-        raise ValueError(f"temperature must be a finite number >= 0 (0 = greedy), got {temperature!r}")
-    if top_k is not None and (not isinstance(top_k, int) or top_k < 1):
-        raise ValueError(f"top_k must be None or an integer >= 1, got {top_k!r}")
-    if top_p is not None and not (isinstance(top_p, (int, float)) and 0 < top_p <= 1):
-        raise ValueError(f"top_p must be None or in (0, 1], got {top_p!r}")
+    "Clear errors for bad sampler arguments (one `ValueError` naming each)."
+    check('generate', problem('max_new_tokens', max_new_tokens, lo=0), problem('temperature', temperature, float, lo=0),
+          problem('top_k', top_k, lo=1, optional=True), problem('top_p', top_p, float, 0, 1, lo_open=True, optional=True))
 
 # %% ../nbs/05_gpt.ipynb #c85038af
+@dataclass
+class Sequence:
+    "One sequence being decoded: its tokens so far (prompt first), its limits and its sampler."
+    ids: list                   # prompt + generated ids
+    n_prompt: int
+    max_new_tokens: int
+    sampling: tuple             # (temperature, top_k, top_p, generator): rows with equal samplers are sampled together
+    stop: frozenset             # ids that end it
+    fed: int = 0                # tokens whose keys and values its row of the cache holds (0: it needs a prefill)
+    done: bool = False
+
+    @property
+    def new(self): return self.ids[self.n_prompt:]
+
+# %% ../nbs/05_gpt.ipynb #d0c0d001
+class Decoder:
+    "The decoding loop, written once: sequences in the rows of one KV cache; each `step` prefills the new ones and decodes one token for the others."
+    def __init__(self, model, n_rows, max_len=None, use_cache=True):
+        self.model, self.use_cache, self.dev = model, use_cache, next(model.parameters()).device
+        self.max_len = min(max_len or model.config.block_size, model.config.block_size)   # the window the model sees
+        self.cache = model.make_cache(n_rows, self.max_len) if use_cache else None
+        self.rows = [None] * n_rows                                        # a Sequence per row, or None (free)
+
+    def add(self, ids, max_new_tokens, temperature=1.0, top_k=None, top_p=None, stop=(), generator=None):
+        "Put a sequence (prompt ids) in a free row, to be prefilled at the next `step`; returns its row."
+        check_sampling(temperature, top_k, top_p, max_new_tokens)
+        if not ids: raise ValueError("every prompt needs at least one token")
+        if None not in self.rows: raise ValueError(f"all {len(self.rows)} rows are busy: remove a finished sequence first")
+        row = self.rows.index(None)
+        self.rows[row] = Sequence(list(map(int, ids)), len(ids), max_new_tokens, (temperature, top_k, top_p, generator), frozenset(stop))
+        return row
+
+    def remove(self, row):
+        "Free a row; returns its sequence."
+        s, self.rows[row] = self.rows[row], None
+        return s
+
+    @property
+    def active(self): return [r for r, s in enumerate(self.rows) if s is not None and not s.done]
+
+# %% ../nbs/05_gpt.ipynb #d0c0d003
+@patch
+@torch.no_grad()
+def step(self: Decoder):
+    "One token for every active sequence: returns [(row, token)]; finished sequences are marked `done`."
+    act = self.active
+    window = lambda s: s.ids[-self.max_len:]                              # nanoGPT: the model sees the last block_size
+    pre = [r for r in act if self.cache is None or self.rows[r].fed == 0 or len(self.rows[r].ids) > self.max_len]
+    dec = [r for r in act if r not in pre]
+    logits = {}
+    if pre:                                                               # prefill: right-padded, positions 0..len-1
+        wins = [window(self.rows[r]) for r in pre]
+        L = max(map(len, wins))
+        idx = torch.tensor([w + [0] * (L - len(w)) for w in wins], device=self.dev)           # (b, L)
+        at = torch.tensor([len(w) - 1 for w in wins], device=self.dev)                       # each row's last real token
+        rows = None if self.cache is None else torch.tensor(pre, device=self.dev)
+        out = self.model(idx, cache=self.cache, rows=rows, last_only=at, validate=False)[:, -1]   # (b, V)
+        for i, r in enumerate(pre): logits[r], self.rows[r].fed = out[i], len(wins[i])
+    if dec:                                                               # decode: each row's newest token
+        idx = torch.tensor([[self.rows[r].ids[-1]] for r in dec], device=self.dev)            # (b, 1)
+        fed = [self.rows[r].fed for r in dec]
+        every = dec == list(range(len(self.rows)))
+        pos = torch.tensor([fed[0]] if every and len(set(fed)) == 1 else [[f] for f in fed], device=self.dev)  # (1,) or (b, 1)
+        rows = None if every else torch.tensor(dec, device=self.dev)
+        out = self.model(idx, pos=pos, cache=self.cache, rows=rows, validate=False)[:, -1]      # (b, V)
+        for i, r in enumerate(dec): logits[r] = out[i]; self.rows[r].fed += 1
+    events, groups = [], {}
+    for r in act: groups.setdefault(self.rows[r].sampling, []).append(r)
+    for (t, k, p, g), rs in groups.items():                               # one draw per sampler, all its rows at once
+        for r, tok in zip(rs, sample_next(torch.stack([logits[r] for r in rs]), t, k, p, g).tolist()):
+            s = self.rows[r]
+            s.ids.append(tok)
+            if tok in s.stop or len(s.new) >= s.max_new_tokens: s.done = True
+            events.append((r, tok))
+    return sorted(events)
+
+# %% ../nbs/05_gpt.ipynb #d0c0d007
 @patch
 @torch.no_grad()
 def generate(self: GPT, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=None, stop_token_id=None,
              use_cache=True, generator=None):
     """Continue prompts `idx` ((B, T) tensor, or a list of id lists of different lengths) by `max_new_tokens` tokens.
     The model sees at most its last `block_size` tokens (older ones are cropped, as nanoGPT does).
-    A row that emits `stop_token_id` is filled with it afterwards; generation ends early once all rows have stopped.
-    Returns (B, T + new) for a tensor, a list of lists (prompt + new tokens, up to the stop token) for a list."""
+    A row that emits `stop_token_id` ends there. Returns (B, T + new) for a tensor (rows that stopped are filled with
+    the stop token), a list of lists (prompt + new tokens, up to the stop token) for a list."""
     check_sampling(temperature, top_k, top_p, max_new_tokens)
     c, dev = self.config, next(self.parameters()).device
     ragged = isinstance(idx, (list, tuple))
-    if ragged:
-        prompts = [list(map(int, p)) for p in idx]
-        if not prompts or any(len(p) == 0 for p in prompts): raise ValueError("every prompt needs at least one token")
-        L = max(map(len, prompts))
-        seq = torch.tensor([[0] * (L - len(p)) + p for p in prompts], device=dev)                   # (B, L) left-padded
-        valid = torch.tensor([[False] * (L - len(p)) + [True] * len(p) for p in prompts], device=dev)
-    else:
-        if idx.dim() != 2 or idx.size(1) == 0:
-            raise ValueError(f"idx must be (B, T) with T >= 1 (one prompt: idx[None]), got shape {tuple(idx.shape)}")
-        seq, valid = idx.to(dev), torch.ones(idx.shape, dtype=torch.bool, device=dev)
-    self.check_ids(seq)
+    if not ragged and (idx.dim() != 2 or idx.size(1) == 0):
+        raise ValueError(f"idx must be (B, T) with T >= 1 (one prompt: idx[None]), got shape {tuple(idx.shape)}")
+    prompts = [list(map(int, p)) for p in idx] if ragged else idx.tolist()
+    if not prompts or any(len(p) == 0 for p in prompts): raise ValueError("every prompt needs at least one token")
+    self.check_ids(torch.tensor([t for p in prompts for t in p], device=dev))
     if stop_token_id is not None and not 0 <= stop_token_id < c.vocab_size:
         raise ValueError(f"stop_token_id {stop_token_id} is outside the vocabulary [0, {c.vocab_size})")
-    if seq.size(1) > c.block_size:
-        warnings.warn(f"the prompt has {seq.size(1)} tokens, more than block_size={c.block_size}: "
-                      "the model sees only its last block_size tokens")
-    padded = not bool(valid.all())
+    if (L := max(map(len, prompts))) > c.block_size:
+        warnings.warn(f"the prompt has {L} tokens, more than block_size={c.block_size}: the model sees only its last block_size tokens")
     was_training = self.training
     self.eval()
-    B, T0 = seq.shape
-    done = torch.zeros(B, dtype=torch.bool, device=dev)
-    caches, w0 = None, 0                                       # w0: first column of seq the caches hold
     try:
-        for step in range(max_new_tokens):
-            if use_cache and caches is not None and caches[0].pos < c.block_size:
-                x, pos = seq[:, -1:], last_pos + 1                     # (B, 1), (B, 1): decode one token
-            else:                                                      # prefill (again, once the cache is full)
-                w0 = max(0, seq.size(1) - c.block_size)
-                x, pad = seq[:, w0:], valid[:, w0:]                    # (B, T'): the last block_size columns
-                pos = (pad.long().cumsum(1) - 1).clamp(min=0)          # (B, T'): positions skip the padding
-                if use_cache:
-                    if caches is None: caches = self.make_caches(B, min(c.block_size, T0 + max_new_tokens))
-                    else:
-                        for cache in caches: cache.reset()
-            pad_now = valid[:, w0:] if padded else None
-            logits = self(x, pos if padded else pos[0], caches if use_cache else None, pad_now,
-                          validate=False, last_only=True)[:, -1]                                    # (B, V)
-            nxt = sample_next(logits, temperature, top_k, top_p, generator)                        # (B,)
-            if stop_token_id is not None:
-                nxt = torch.where(done, torch.full_like(nxt, stop_token_id), nxt)
-                done = done | (nxt == stop_token_id)
-            seq = torch.cat([seq, nxt[:, None]], dim=1)
-            valid = torch.cat([valid, torch.ones(B, 1, dtype=torch.bool, device=dev)], dim=1)
-            last_pos = pos[:, -1:]
-            if stop_token_id is not None and bool(done.all()): break
-    finally:
-        self.train(was_training)
-    if not ragged: return seq
-    out = []
-    for p, row in zip(prompts, seq.tolist()):
-        gen = row[L:]
-        if stop_token_id is not None and stop_token_id in gen: gen = gen[:gen.index(stop_token_id) + 1]
-        out.append(p + gen)
-    return out
+        dec = Decoder(self, len(prompts), L + max_new_tokens, use_cache)
+        for p in prompts: dec.add(p, max_new_tokens, temperature, top_k, top_p, () if stop_token_id is None else (stop_token_id,), generator)
+        while max_new_tokens and dec.active: dec.step()
+    finally: self.train(was_training)
+    outs = [s.ids for s in dec.rows]
+    if ragged: return outs
+    n = max(map(len, outs))
+    return torch.tensor([o + [stop_token_id] * (n - len(o)) for o in outs], device=idx.device)

@@ -12,16 +12,16 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .attention import alibi_bias, apply_rope, attention_scratch
+from .core import problem, check
 from .data import get_batch
+from .model import Decoder
 
 # %% auto #0
 __all__ = ['device_name', 'machine_info', 'synchronize', 'Timing', 'bench', 'Table', 'weight_bytes', 'kv_cache_bytes',
            'decode_bytes', 'decode_flops', 'roofline_tokens_per_s', 'measure_bandwidth', 'measure_flops', 'prefill_fn',
-           'decode_fn', 'PackedLinear', 'can_pack', 'pack_linears', 'perplexity', 'SlotCache', 'slot_attention',
-           'slot_forward', 'Request', 'ServeReport', 'check_requests', 'serve', 'make_workload', 'decode_step',
-           'Int8Linear', 'quantize_int8', 'expected_tokens_per_round', 'speculative_speedup', 'SpecStats',
-           'speculative_generate']
+           'decode_fn', 'PackedLinear', 'can_pack', 'pack_linears', 'perplexity', 'Request', 'ServeReport',
+           'check_requests', 'serve', 'make_workload', 'decode_step', 'Int8Linear', 'quantize_int8',
+           'expected_tokens_per_round', 'speculative_speedup', 'SpecStats', 'speculative_generate']
 
 # %% ../nbs/08_serving_latency.ipynb #95a7225d
 def device_name(device='cpu'):
@@ -174,23 +174,20 @@ def _ids(model, shape, seed):
 
 # %% ../nbs/08_serving_latency.ipynb #d102c3c3
 def prefill_fn(model, prompt_len, batch_size=1, seed=0):
-    "For `bench`: prefill `batch_size` random prompts of `prompt_len` tokens into empty caches and pick the first token (time to first token)."
-    idx, caches = _ids(model, (batch_size, prompt_len), seed), model.make_caches(batch_size, prompt_len)
+    "For `bench`: prefill `batch_size` random prompts of `prompt_len` tokens into a KV cache and pick the first token (time to first token)."
+    idx, cache = _ids(model, (batch_size, prompt_len), seed), model.make_cache(batch_size, prompt_len)
     @torch.no_grad()
-    def f():
-        for c in caches: c.reset()
-        return model(idx, caches=caches, validate=False, last_only=True)[:, -1].argmax(-1)
+    def f(): return model(idx, cache=cache, validate=False, last_only=True)[:, -1].argmax(-1)
     return f
 
 # %% ../nbs/08_serving_latency.ipynb #6aed9ab1
 def decode_fn(model, context, batch_size=1, use_cache=True, seed=0):
     "For `bench`: one greedy step after `context` tokens, through a KV cache (one new token) or recomputing all `context + 1`."
     if use_cache:
-        idx, caches = _ids(model, (batch_size, 1), seed), model.make_caches(batch_size, context + 1)
+        idx, cache = _ids(model, (batch_size, 1), seed), model.make_cache(batch_size, context + 1)
+        pos = torch.tensor([context], device=idx.device)       # as if `context` tokens were cached
         @torch.no_grad()
-        def f():
-            for c in caches: c.pos = context                  # as if `context` tokens were cached
-            return model(idx, caches=caches, validate=False)[:, -1].argmax(-1)
+        def f(): return model(idx, pos=pos, cache=cache, validate=False)[:, -1].argmax(-1)
     else:
         idx = _ids(model, (batch_size, context + 1), seed)
         @torch.no_grad()
@@ -249,62 +246,6 @@ def perplexity(model, data, block_size=None, n_windows=64, batch_size=16, seed=0
         n += b
     return math.exp(total / (n_windows * block_size))
 
-# %% ../nbs/08_serving_latency.ipynb #ef22f76a
-class SlotCache:
-    "Keys and values for `n_slots` independent sequences of up to `max_len` tokens in every layer, each slot with its own length."
-    def __init__(self, model, n_slots, max_len, device=None, dtype=None):
-        for k, v in (('n_slots', n_slots), ('max_len', max_len)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1: raise ValueError(f"{k} must be an integer >= 1, got {v!r}")
-        c, p = model.config, next(model.parameters())
-        shape = (c.n_layer, n_slots, c.n_kv_heads, max_len, c.head_dim)
-        self.k = torch.zeros(shape, device=device or p.device, dtype=dtype or p.dtype)
-        self.v = torch.zeros_like(self.k)
-        self.lengths = [0] * n_slots                      # tokens held by each slot
-
-    @property
-    def n_slots(self): return self.k.size(1)
-
-    @property
-    def max_len(self): return self.k.size(3)
-
-# %% ../nbs/08_serving_latency.ipynb #812b1424
-def slot_attention(attn, x, pos, k_cache, v_cache, rows=None, S=None):
-    "`attn` (a CausalSelfAttention) on x (B, T, C) at positions pos (B, T), writing keys and values into the slots `rows` of one layer's cache."
-    B, T, C = x.shape
-    nh, nkv, hs = attn.n_head, attn.n_kv_heads, attn.head_dim
-    S = int(pos.max()) + 1 if S is None else S
-    q, k, v = attn.c_attn(x).split([nh * hs, nkv * hs, nkv * hs], dim=-1)
-    q = q.view(B, T, nh, hs).transpose(1, 2)                               # (B, nh, T, hs)
-    k, v = k.view(B, T, nkv, hs), v.view(B, T, nkv, hs)                    # (B, T, nkv, hs)
-    if attn.rope is not None:
-        cos, sin = attn.rope(pos)                                          # (B, T, hs)
-        q, k = apply_rope(q, cos, sin), apply_rope(k.transpose(1, 2), cos, sin).transpose(1, 2)
-    r = torch.arange(B, device=x.device) if rows is None else rows
-    k_cache[r[:, None], :, pos] = k                                        # (B, T) indices -> slot r[b], position pos[b, t]
-    v_cache[r[:, None], :, pos] = v
-    if rows is None: K, V = k_cache[:, :, :S], v_cache[:, :, :S]           # (B, nkv, S, hs), views
-    else: K, V = k_cache[rows, :, :S], v_cache[rows, :, :S]                # (B, nkv, S, hs), gathered
-    if nkv != nh: K, V = K.repeat_interleave(nh // nkv, 1), V.repeat_interleave(nh // nkv, 1)
-    keys = torch.arange(S, device=x.device)
-    mask = (keys <= pos[..., None])[:, None]                               # (B, 1, T, S): key j <= the query's position
-    bias = alibi_bias(attn.slopes, pos, keys).to(q.dtype) if attn.pos_emb == 'alibi' else None   # (B, nh, T, S)
-    if attn.impl == 'sdpa':
-        y = F.scaled_dot_product_attention(q, K, V, attn_mask=mask if bias is None else bias.masked_fill(~mask, float('-inf')))
-    else: y = attention_scratch(q, K, V, mask, bias)
-    return attn.c_proj(y.transpose(1, 2).reshape(B, T, C))                 # (B, T, C)
-
-# %% ../nbs/08_serving_latency.ipynb #6d008c17
-def slot_forward(model, idx, pos, cache, rows=None, S=None):
-    "Logits of the last position (B, V) for tokens idx (B, T) at positions pos (B, T) of the slots `rows` (all slots when None)."
-    t = model.transformer
-    x = t.wte(idx)                                                         # (B, T, C)
-    if t.wpe is not None: x = x + t.wpe(pos)
-    S = int(pos.max()) + 1 if S is None else S
-    for i, block in enumerate(t.h):                                        # each block: x + attn(ln_1 x), x + mlp(ln_2 x)
-        x = x + slot_attention(block.attn, block.ln_1(x), pos, cache.k[i], cache.v[i], rows, S)
-        x = x + block.mlp(block.ln_2(x))
-    return model.lm_head(t.ln_f(x[:, -1]))                                 # (B, V)
-
 # %% ../nbs/08_serving_latency.ipynb #c4a3ca49
 @dataclass
 class Request:
@@ -357,64 +298,45 @@ def check_requests(model, requests, max_len):
     V, learned = model.config.vocab_size, model.transformer.wpe is not None
     for i, r in enumerate(requests):
         if len(r.prompt) == 0: raise ValueError(f"request {i}: the prompt is empty")
-        if isinstance(r.max_new_tokens, bool) or not isinstance(r.max_new_tokens, int) or r.max_new_tokens < 1:
-            raise ValueError(f"request {i}: max_new_tokens must be an integer >= 1, got {r.max_new_tokens!r}")
-        if isinstance(r.arrival, bool) or not isinstance(r.arrival, int) or r.arrival < 0:
-            raise ValueError(f"request {i}: arrival must be a step >= 0, got {r.arrival!r}")
+        check(f"request {i}", problem('max_new_tokens', r.max_new_tokens, lo=1), problem('arrival', r.arrival, lo=0))
         if bad := [t for t in r.prompt if not 0 <= t < V]: raise ValueError(f"request {i}: token id {bad[0]} is outside the vocabulary [0, {V})")
         need = len(r.prompt) + r.max_new_tokens - 1
         if need > max_len:
             raise ValueError(f"request {i} needs {need} cache positions (prompt {len(r.prompt)} + {r.max_new_tokens} new - 1), "
                              f"more than the cache's max_len {max_len}")
-        if learned and need > model.config.block_size:
-            raise ValueError(f"request {i} needs {need} positions, past block_size={model.config.block_size} of a model with learned positions")
 
 # %% ../nbs/08_serving_latency.ipynb #23ed7e55
 @torch.no_grad()
 def serve(model, requests, n_slots, policy='continuous', max_len=None):
-    "Greedy generation for a stream of `requests` in `n_slots` batch slots: 'continuous' fills a slot as soon as it frees, 'static' only when the whole batch is done."
-    if policy not in ('continuous', 'static'): raise ValueError(f"unknown policy {policy!r}: use 'continuous' or 'static'")
-    if isinstance(n_slots, bool) or not isinstance(n_slots, int) or n_slots < 1: raise ValueError(f"n_slots must be an integer >= 1, got {n_slots!r}")
-    max_len = max_len or model.config.block_size
+    "Greedy generation for a stream of `requests` in `n_slots` rows of one KV cache: 'continuous' fills a row as soon as it frees, 'static' only when the whole batch is done."
+    check('serve', problem('n_slots', n_slots, lo=1), problem('policy', policy, choices=('continuous', 'static')))
+    max_len = min(max_len or model.config.block_size, model.config.block_size)
     check_requests(model, requests, max_len)
     model.eval()
-    dev = next(model.parameters()).device
     reqs = [dataclasses.replace(r, output=[], t_arrival=None, t_first=None, t_done=None) for r in requests]
-    cache = SlotCache(model, n_slots, max_len)
+    dec = Decoder(model, n_slots, max_len)
     queue = sorted(range(len(reqs)), key=lambda i: reqs[i].arrival)      # waiting requests, by arrival
-    active, trace, step = {}, [], 0                                      # active: slot -> request index
+    owner, trace, step = {}, [], 0                                       # owner: row -> request index
     t0 = time.perf_counter()
     now = lambda: time.perf_counter() - t0
-    while queue or active:
-        if not active and reqs[queue[0]].arrival > step: step = reqs[queue[0]].arrival     # idle until the next arrival
+    while queue or owner:
+        if not owner and reqs[queue[0]].arrival > step: step = reqs[queue[0]].arrival     # idle until the next arrival
         t = now()
         for i in queue:
             if reqs[i].arrival > step: break
             if reqs[i].t_arrival is None: reqs[i].t_arrival = t
-        if policy == 'continuous' or not active:                         # 1. admit: prefill into free slots
-            free = [s for s in range(n_slots) if s not in active]
-            while free and queue and reqs[queue[0]].arrival <= step:
-                i, s = queue.pop(0), free.pop(0)
-                r, P = reqs[i], len(reqs[i].prompt)
-                logits = slot_forward(model, torch.tensor([r.prompt], device=dev), torch.arange(P, device=dev)[None], cache,
-                                      torch.tensor([s], device=dev))
-                r.output.append(int(logits.argmax(-1)))
-                r.t_first = now()
-                cache.lengths[s] = P
-                if len(r.output) == r.max_new_tokens: r.t_done = r.t_first
-                else: active[s] = i
-        if active:                                                       # 2. decode: one token for every active slot
-            rows = sorted(active)
-            idx = torch.tensor([[reqs[active[s]].output[-1]] for s in rows], device=dev)     # (B, 1)
-            pos = torch.tensor([[cache.lengths[s]] for s in rows], device=dev)               # (B, 1)
-            nxt = slot_forward(model, idx, pos, cache, None if len(rows) == n_slots else torch.tensor(rows, device=dev))
-            trace.append([active.get(s, -1) for s in range(n_slots)])
-            toks, t = nxt.argmax(-1).tolist(), now()
-            for s, tok_ in zip(rows, toks):                              # 3. retire finished requests
-                cache.lengths[s] += 1
-                r = reqs[active[s]]
-                r.output.append(tok_)
-                if len(r.output) == r.max_new_tokens: r.t_done = t; del active[s]
+        if policy == 'continuous' or not owner:                          # 1. admit into free rows
+            while None in dec.rows and queue and reqs[queue[0]].arrival <= step:
+                i = queue.pop(0)
+                owner[dec.add(reqs[i].prompt, reqs[i].max_new_tokens, temperature=0)] = i
+        trace.append([owner.get(s, -1) for s in range(n_slots)])
+        events = dec.step()                                              # 2. one token for every active row
+        t = now()
+        for row, tok in events:                                          # 3. record, retire finished requests
+            r = reqs[owner[row]]
+            r.output.append(tok)
+            if r.t_first is None: r.t_first = t
+            if dec.rows[row].done: r.t_done = t; dec.remove(row); del owner[row]
         step += 1
     return ServeReport(policy, n_slots, reqs, now(), trace)
 
@@ -436,8 +358,8 @@ def make_workload(n, vocab_size=None, prompt_lens=(4, 48), new_tokens=(4, 64), r
 
 # %% ../nbs/08_serving_latency.ipynb #068ad200
 def decode_step(model, cache, idx, pos):
-    "One greedy step for every slot with static shapes (attention over the whole cache, masked): idx, pos (n_slots, 1) -> next ids (n_slots,)."
-    return slot_forward(model, idx, pos, cache, None, cache.max_len).argmax(-1)
+    "One greedy step for every row with static shapes (attention over the whole cache, masked): idx, pos (n_rows, 1) -> next ids (n_rows,)."
+    return model(idx, pos=pos, cache=cache, n_keys=cache.max_len, validate=False)[:, -1].argmax(-1)
 
 # %% ../nbs/08_serving_latency.ipynb #6f946e17
 class Int8Linear(nn.Module):
@@ -505,9 +427,7 @@ def speculative_generate(target, draft, idx, max_new_tokens, k=4):
     if target.config.vocab_size != draft.config.vocab_size:
         raise ValueError(f"draft and target have different vocabularies ({draft.config.vocab_size} and {target.config.vocab_size} ids): "
                          "the draft must share the target's tokenizer")
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1: raise ValueError(f"k (draft tokens per round) must be an integer >= 1, got {k!r}")
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-        raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
+    check('speculative_generate', problem('k', k, lo=1), problem('max_new_tokens', max_new_tokens, lo=0))
     if not isinstance(idx, torch.Tensor) or idx.dim() != 2 or idx.size(0) != 1 or idx.size(1) == 0:
         raise ValueError(f"speculative decoding takes one prompt, idx of shape (1, T) with T >= 1, got {tuple(getattr(idx, 'shape', ()))}")
     target.check_ids(idx)
@@ -516,21 +436,20 @@ def speculative_generate(target, draft, idx, max_new_tokens, k=4):
     if need > limit: raise ValueError(f"prompt {T0} + max_new_tokens {max_new_tokens} + k {k} = {need} positions, more than the context block_size={limit}")
     target.eval(); draft.eval()
     tdev, ddev = next(target.parameters()).device, next(draft.parameters()).device
-    tc, dc = target.make_caches(1, need), draft.make_caches(1, need)
-    seq, stats = idx[0].tolist(), SpecStats(k)
-    if T0 > 1:                                                              # caches: all but the last token
-        target(idx[:, :-1].to(tdev), caches=tc, validate=False); draft(idx[:, :-1].to(ddev), caches=dc, validate=False)
+    tc, dc = target.make_cache(1, need), draft.make_cache(1, need)
+    seq, stats, seen = idx[0].tolist(), SpecStats(k), 0                    # seen: tokens the draft's cache holds
+    run = lambda m, c, ids, p0, dev: m(torch.tensor([ids], device=dev), pos=torch.arange(p0, p0 + len(ids), device=dev), cache=c, validate=False)
+    if T0 > 1: run(target, tc, seq[:-1], 0, tdev); run(draft, dc, seq[:-1], 0, ddev); seen = T0 - 1   # all but the last token
     while len(seq) - T0 < max_new_tokens:
         L, d = len(seq), []
-        x = seq[dc[0].pos:]                                                 # what the draft has not seen (1 or 2 tokens)
+        x = seq[seen:]                                                      # what the draft has not seen (1 or 2 tokens)
         for _ in range(k):                                                  # draft k tokens, greedily
-            d.append(int(draft(torch.tensor([x], device=ddev), caches=dc, validate=False, last_only=True)[0, -1].argmax()))
+            d.append(int(run(draft, dc, x, seen, ddev)[0, -1].argmax())); seen += len(x)
             x = d[-1:]
-        g = target(torch.tensor([seq[-1:] + d], device=tdev), caches=tc, validate=False)[0].argmax(-1).tolist()   # g_0..g_k
+        g = run(target, tc, seq[-1:] + d, L - 1, tdev)[0].argmax(-1).tolist()   # g_0..g_k for positions L-1..L+k-1
         n = 0
         while n < k and d[n] == g[n]: n += 1                                # the agreeing prefix
         seq += d[:n] + [g[n]]                                               # accepted drafts, then the target's token
-        for c in tc: c.pos = L + n                                          # forget the rejected drafts
-        for c in dc: c.pos = min(c.pos, L + n)
+        seen = min(seen, L + n)                                             # the draft's slots past L + n are stale
         stats.rounds += 1; stats.drafted += k; stats.accepted += n; stats.checked += n + (n < k); stats.new_tokens += n + 1
     return torch.tensor([seq[:T0 + max_new_tokens]], device=tdev), stats

@@ -19,7 +19,8 @@ from .attention import KVCache
 from .blocks import BlockConfig, Block, LayerNorm, RMSNorm, make_norm
 
 # %% auto #0
-__all__ = ['PRESETS', 'GPTConfig', 'GPT', 'next_token_probs', 'sample_next', 'check_sampling', 'Sequence', 'Decoder']
+__all__ = ['PRESETS', 'GPTConfig', 'GPT', 'swap_modules', 'next_token_probs', 'sample_next', 'check_sampling', 'Sequence',
+           'Decoder']
 
 # %% ../nbs/05_gpt.ipynb #7890a4de
 @dataclass
@@ -134,6 +135,15 @@ def num_params(self: GPT, non_embedding=False):
     n = sum(p.numel() for p in self.parameters())
     if non_embedding and self.transformer.wpe is not None: n -= self.transformer.wpe.weight.numel()
     return n
+
+# %% ../nbs/05_gpt.ipynb #d0c0d011
+def swap_modules(model, make, names=None, kind=nn.Linear):
+    "Replace the submodules called `names` (default: every `kind`) by `make(name, module)`, in place; returns the model."
+    names = [n for n, m in model.named_modules() if isinstance(m, kind)] if names is None else list(names)
+    for n in names:
+        parent, _, child = n.rpartition('.')
+        setattr(model.get_submodule(parent) if parent else model, child, make(n, model.get_submodule(n)))
+    return model
 
 # %% ../nbs/05_gpt.ipynb #cbbc6697
 @patch

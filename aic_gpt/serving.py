@@ -14,7 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from .core import problem, check
 from .data import get_batch
-from .model import Decoder
+from .model import Decoder, swap_modules
 
 # %% auto #0
 __all__ = ['device_name', 'machine_info', 'synchronize', 'Timing', 'bench', 'Table', 'weight_bytes', 'kv_cache_bytes',
@@ -196,12 +196,9 @@ def decode_fn(model, context, batch_size=1, use_cache=True, seed=0):
 
 # %% ../nbs/08_serving_latency.ipynb #f1d6eef3
 def _swap_linears(model, make):
-    "A copy of `model` sharing its parameters, with every nn.Linear replaced by make(linear)."
+    "A copy of `model` sharing its parameters, with every nn.Linear replaced by make(linear) (chapter 05's `swap_modules`)."
     m = copy.deepcopy(model, memo={id(p): p for p in model.parameters()})   # parameters shared, not copied
-    for mod in list(m.modules()):
-        for name, child in list(mod.named_children()):
-            if isinstance(child, nn.Linear): setattr(mod, name, make(child))
-    return m
+    return swap_modules(m, lambda name, lin: make(lin))
 
 # %% ../nbs/08_serving_latency.ipynb #17f68269
 class PackedLinear(nn.Module):

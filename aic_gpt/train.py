@@ -31,18 +31,8 @@ from .metrics import EVAL_SEED, lm_loss, evaluate, run_metadata, peak_mem_mb, Ru
 
 # %% auto #0
 __all__ = ['CHOICES', 'RANGES', 'RESUMABLE_CHANGES', 'CPU_SHAPE', 'BIG_ON_CPU', 'Verdict', 'TrainConfig', 'config_diff',
-           'make_tokenizer', 'load_data', 'preset_params', 'model_config', 'build_model', 'resume_state',
-           'TrainingDiverged', 'TrainResult', 'Run', 'build_run', 'start_run', 'train', 'eval_tokens']
-
-# %% ../nbs/06_train.ipynb #446094ff
-CHOICES = dict(model_size=('auto', 'full', 'cpu'), optimizer=('adamw', 'lion'), precision=PRECISIONS, attn_kernel=ATTN_KERNELS,
-               parallel=PARALLEL)
-RANGES = {**{k: dict(lo=1) for k in ('max_iters', 'batch_size', 'grad_accum', 'block_size', 'eval_interval', 'eval_iters',
-                                      'log_interval', 'ckpt_interval', 'vocab_size')},
-          **{k: dict(lo=0) for k in ('warmup_iters', 'lr_decay_iters', 'keep_last', 'sample_tokens', 'num_threads',
-                                      'weight_decay', 'grad_clip', 'ckpt_minutes')},
-          **{k: dict(lo=0, hi=1, hi_open=True) for k in ('dropout', 'beta1', 'beta2')},
-          'learning_rate': dict(lo=0, lo_open=True), 'min_lr': dict(lo=0), 'val_frac': dict(lo=0, hi=1, lo_open=True, hi_open=True)}
+           'make_tokenizer', 'load_data', 'preset_params', 'model_config', 'build_model', 'resume_state', 'Run',
+           'build_run', 'start_run', 'TrainingDiverged', 'TrainResult', 'train', 'eval_tokens']
 
 # %% ../nbs/06_train.ipynb #3229c6b3
 @dataclass
@@ -95,6 +85,15 @@ class TrainConfig:
         check('TrainConfig', *self.problems())
 
 # %% ../nbs/06_train.ipynb #66214aa4
+CHOICES = dict(model_size=('auto', 'full', 'cpu'), optimizer=('adamw', 'lion'), precision=PRECISIONS, attn_kernel=ATTN_KERNELS,
+               parallel=PARALLEL)
+RANGES = {**{k: dict(lo=1) for k in ('max_iters', 'batch_size', 'grad_accum', 'block_size', 'eval_interval', 'eval_iters',
+                                      'log_interval', 'ckpt_interval', 'vocab_size')},
+          **{k: dict(lo=0) for k in ('warmup_iters', 'lr_decay_iters', 'keep_last', 'sample_tokens', 'num_threads',
+                                      'weight_decay', 'grad_clip', 'ckpt_minutes')},
+          **{k: dict(lo=0, hi=1, hi_open=True) for k in ('dropout', 'beta1', 'beta2')},
+          'learning_rate': dict(lo=0, lo_open=True), 'min_lr': dict(lo=0), 'val_frac': dict(lo=0, hi=1, lo_open=True, hi_open=True)}
+
 @patch
 def problems(self: TrainConfig):
     "One sentence per bad field (types, ranges, choices, and the fields that must agree); empty for a good config."
@@ -130,12 +129,11 @@ def from_yaml(cls: TrainConfig, path, **overrides):
     if not isinstance(d, dict): raise ValueError(f"{path}: expected a mapping of TrainConfig fields")
     return cls.from_dict({**d, **overrides})
 
-# %% ../nbs/06_train.ipynb #3175a392
+# %% ../nbs/06_train.ipynb #01dc6390
 RESUMABLE_CHANGES = ('max_iters', 'eval_interval', 'log_interval', 'ckpt_interval', 'ckpt_minutes', 'keep_last',
                      'device', 'compile', 'attn_kernel', 'out_dir', 'resume', 'overwrite', 'sample_tokens',
                      'num_threads', 'progress', 'tensorboard', 'wandb')
 
-# %% ../nbs/06_train.ipynb #01dc6390
 def config_diff(old: dict, new: dict, ignore=RESUMABLE_CHANGES):
     "The fields that differ between two config dicts, as 'name: old -> new' strings (fields in `ignore` skipped)."
     return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new))
@@ -167,18 +165,15 @@ def load_data(cfg, cache_dir):
         raise ValueError(f"{path}: the validation split has {len(val)} tokens, fewer than block_size + 1 = {cfg.block_size + 1}")
     return tok, train, val
 
-# %% ../nbs/06_train.ipynb #1d46579c
-CPU_SHAPE = dict(n_layer=4, n_head=4, n_embd=128)
-
-# %% ../nbs/06_train.ipynb #e3f8a60a
-BIG_ON_CPU = 50_000_000        # model_size='auto' trains presets above this many parameters at CPU_SHAPE on a CPU
-
 # %% ../nbs/06_train.ipynb #a7024dd3
 def preset_params(d):
     "Parameters of the model a config dict describes (built on the meta device: no memory, no time)."
     with torch.device('meta'): return GPT(GPTConfig(**d)).num_params()
 
 # %% ../nbs/06_train.ipynb #13201eb4
+CPU_SHAPE = dict(n_layer=4, n_head=4, n_embd=128)
+BIG_ON_CPU = 50_000_000        # model_size='auto' trains presets above this many parameters at CPU_SHAPE on a CPU
+
 def model_config(cfg, vocab_size, device):
     "The GPTConfig of the run: the preset (or YAML), sized for the device, with the run's vocabulary, context and dropout."
     if str(cfg.model).endswith(('.yaml', '.yml')): base = GPTConfig.from_yaml(cfg.model).to_dict()
@@ -214,24 +209,7 @@ def resume_state(cfg, ckpt):
                          "Resume with the same settings, or start a new out_dir")
     return state
 
-# %% ../nbs/06_train.ipynb #c4e88b00
-class TrainingDiverged(RuntimeError):
-    "The loss, the gradients or the weights turned NaN or infinite."
-
-# %% ../nbs/06_train.ipynb #118c9274
-@dataclass
-class TrainResult:
-    "What `train` returns: where the run is, how far it got, its last losses and how it stopped."
-    out_dir: Path
-    step: int
-    train_loss: float
-    val: dict
-    best_val_loss: float
-    elapsed_s: float
-    stopped: str        # 'done', 'sigterm'
-    sample: str = ''
-
-# %% ../nbs/06_train.ipynb #3a1afa0a
+# %% ../nbs/06_train.ipynb #168dbee1
 @dataclass(eq=False)
 class Run:
     "A training run in progress: settings, processes, data, model and optimizer, where it is, and what it reports."
@@ -268,7 +246,7 @@ class Run:
     def every(self, n): return self.step % n == 0 or self.step == self.cfg.max_iters
     def elapsed(self): return self.elapsed0 + time.perf_counter() - self.t0
 
-# %% ../nbs/06_train.ipynb #df49b267
+# %% ../nbs/06_train.ipynb #0eadf5ef
 def build_run(cfg, rank, world, device):
     "The `Run` of `cfg` in its (locked) out_dir, fresh or resumed: data, model, optimizer, schedule, scaler, sampler, log."
     master, out = rank == 0, Path(cfg.out_dir)
@@ -289,7 +267,7 @@ def build_run(cfg, rank, world, device):
                scaler=scaler, sampler=sampler, log=log, meta=run_metadata(cfg, device, mcfg),
                tok_json=json.dumps(tokenizer_spec(tok, out)) if master else '', step=step, best=best, elapsed0=elapsed0)
 
-# %% ../nbs/06_train.ipynb #6a04ca5b
+# %% ../nbs/06_train.ipynb #4528a683
 @contextmanager
 def start_run(cfg):
     "Set up a run as `cfg` says (device, processes, lock, `build_run`, run.json, SIGTERM handler); yield its `Run`."
@@ -313,7 +291,7 @@ def start_run(cfg):
             if handler: signal.signal(signal.SIGTERM, prev)
             run.log.close()
 
-# %% ../nbs/06_train.ipynb #ba05963e
+# %% ../nbs/06_train.ipynb #b367ce52
 @patch
 def forward_backward(self: Run):
     "The gradient of one optimizer step: `grad_accum` micro-batches, forward under autocast, scaled backward; the mean loss."
@@ -326,7 +304,7 @@ def forward_backward(self: Run):
         loss += micro_loss.detach() / cfg.grad_accum
     return loss
 
-# %% ../nbs/06_train.ipynb #afe9c490
+# %% ../nbs/06_train.ipynb #70300fa6
 Verdict = namedtuple('Verdict', 'diverged save_first stop timed')   # diverged: what went wrong, '' when nothing did
 
 @patch
@@ -343,7 +321,7 @@ def decide(self: Run, loss, grads_bad):
         what += f" at step {self.step + 1} (learning rate {self.scheduler.get_last_lr()[0]:.3g}); stopped before the update"
     return Verdict(what, not bad_weights, stop, timed)
 
-# %% ../nbs/06_train.ipynb #f917c5d2
+# %% ../nbs/06_train.ipynb #eba6b6b0
 @patch
 def optimizer_step(self: Run):
     "The update: the scaler steps the optimizer, gradients cleared, next learning rate, step + 1; the new weights checked."
@@ -355,36 +333,7 @@ def optimizer_step(self: Run):
     self.weights_bad = nonfinite(self.net.parameters())                # read at the next decision
     self.log.tick()
 
-# %% ../nbs/06_train.ipynb #718c041f
-@patch
-def evaluate(self: Run):
-    "Loss on the same fixed windows of both splits (`eval_iters` batches each); saves `best/` when the validation loss improves."
-    cfg, t = self.cfg, time.perf_counter()
-    kw = dict(block_size=cfg.block_size, batch_size=cfg.batch_size, windows=cfg.eval_iters * cfg.batch_size, ctx=self.ctx,
-              rank=self.rank, world_size=self.world)
-    with attn_kernel_ctx(cfg.attn_kernel):
-        val, trn = evaluate(self.net, self.val_ids, seed=EVAL_SEED, **kw), evaluate(self.net, self.train_ids, seed=EVAL_SEED + 1, **kw)
-    self.log(f"step {self.step}: train loss {trn['loss']:.4f}, val loss {val['loss']:.4f} (ppl {val['ppl']:.2f}, "
-             f"acc {val['acc']:.3f}), lr {self.lr:.2e}")
-    self.val, self.t_log = val, self.t_log + time.perf_counter() - t     # evaluation time is not training time
-    if val['loss'] < self.best:
-        self.best = val['loss']
-        self.save(tag='best')
-    return val
-
-# %% ../nbs/06_train.ipynb #53f7b60d
-@patch
-def log_step(self: Run, loss, val=None):
-    "Add this step's loss to the interval's; every `log_interval` steps (and at evaluations) a row of metrics.csv."
-    self.loss_sum += loss; self.n_loss += 1
-    if not (self.every(self.cfg.log_interval) or val): return
-    self.train_loss = float(mean_over(self.loss_sum / self.n_loss, self.world))
-    now, tokens = time.perf_counter(), (self.step - self.step_log) * self.cfg.batch_size * self.cfg.grad_accum * self.cfg.block_size
-    self.log.row(step=self.step, train_loss=self.train_loss, val_loss=val['loss'] if val else None, lr=self.lr,
-                 tokens_per_s=tokens / max(now - self.t_log, 1e-9), peak_mem_mb=peak_mem_mb(self.device), elapsed_s=self.elapsed())
-    self.loss_sum, self.n_loss, self.t_log, self.step_log = 0.0, 0, now, self.step
-
-# %% ../nbs/06_train.ipynb #b747302d
+# %% ../nbs/06_train.ipynb #a81c6525
 @patch
 def save(self: Run, tag=None):
     "Checkpoint the state after `step` steps (or `best/` with `tag='best'`), only from a finite state; all ranks call it, rank 0 writes."
@@ -402,7 +351,10 @@ def save(self: Run, tag=None):
         if tag is None: prune_checkpoints(self.out, self.cfg.keep_last)
     if tag is None: self.last_save = time.perf_counter()
 
-# %% ../nbs/06_train.ipynb #d7f8d0b2
+# %% ../nbs/06_train.ipynb #7c2dbb6e
+class TrainingDiverged(RuntimeError):
+    "The loss, the gradients or the weights turned NaN or infinite."
+
 @patch
 def diverged(self: Run, what, save_first=False):
     "The `TrainingDiverged` to raise: `what` went wrong and the newest (finite) checkpoint; `save_first` saves the current state first."
@@ -416,7 +368,48 @@ def diverged(self: Run, what, save_first=False):
     self.log(msg)
     return TrainingDiverged(msg)
 
-# %% ../nbs/06_train.ipynb #06e72316
+# %% ../nbs/06_train.ipynb #0734e7b4
+@patch
+def evaluate(self: Run):
+    "Loss on the same fixed windows of both splits (`eval_iters` batches each); saves `best/` when the validation loss improves."
+    cfg, t = self.cfg, time.perf_counter()
+    kw = dict(block_size=cfg.block_size, batch_size=cfg.batch_size, windows=cfg.eval_iters * cfg.batch_size, ctx=self.ctx,
+              rank=self.rank, world_size=self.world)
+    with attn_kernel_ctx(cfg.attn_kernel):
+        val, trn = evaluate(self.net, self.val_ids, seed=EVAL_SEED, **kw), evaluate(self.net, self.train_ids, seed=EVAL_SEED + 1, **kw)
+    self.log(f"step {self.step}: train loss {trn['loss']:.4f}, val loss {val['loss']:.4f} (ppl {val['ppl']:.2f}, "
+             f"acc {val['acc']:.3f}), lr {self.lr:.2e}")
+    self.val, self.t_log = val, self.t_log + time.perf_counter() - t     # evaluation time is not training time
+    if val['loss'] < self.best:
+        self.best = val['loss']
+        self.save(tag='best')
+    return val
+
+# %% ../nbs/06_train.ipynb #dcfb012d
+@patch
+def log_step(self: Run, loss, val=None):
+    "Add this step's loss to the interval's; every `log_interval` steps (and at evaluations) a row of metrics.csv."
+    self.loss_sum += loss; self.n_loss += 1
+    if not (self.every(self.cfg.log_interval) or val): return
+    self.train_loss = float(mean_over(self.loss_sum / self.n_loss, self.world))
+    now, tokens = time.perf_counter(), (self.step - self.step_log) * self.cfg.batch_size * self.cfg.grad_accum * self.cfg.block_size
+    self.log.row(step=self.step, train_loss=self.train_loss, val_loss=val['loss'] if val else None, lr=self.lr,
+                 tokens_per_s=tokens / max(now - self.t_log, 1e-9), peak_mem_mb=peak_mem_mb(self.device), elapsed_s=self.elapsed())
+    self.loss_sum, self.n_loss, self.t_log, self.step_log = 0.0, 0, now, self.step
+
+# %% ../nbs/06_train.ipynb #3320c02b
+@dataclass
+class TrainResult:
+    "What `train` returns: where the run is, how far it got, its last losses and how it stopped."
+    out_dir: Path
+    step: int
+    train_loss: float
+    val: dict
+    best_val_loss: float
+    elapsed_s: float
+    stopped: str        # 'done', 'sigterm'
+    sample: str = ''
+
 @patch
 def finish(self: Run, stopped):
     "The run's end (`stopped`: 'done' or 'sigterm'): the sample of a completed run, the last log line, the `TrainResult`."
@@ -448,7 +441,7 @@ def train(cfg: TrainConfig = None, **kw):
             if verdict.stop: break
         return run.finish('sigterm' if verdict and verdict.stop else 'done')
 
-# %% ../nbs/06_train.ipynb #f695c5d8
+# %% ../nbs/06_train.ipynb #c436cfe5
 # Chapters 07, 10 and 11 imported these from aic_gpt.train before they moved to chapters 05c-05f. They stay importable
 # from here until those chapters import them from aic_gpt.optim, aic_gpt.metrics and aic_gpt.runs; then delete this cell.
 from .optim import lr_at

@@ -1,4 +1,4 @@
-"""The training loop nanoGPT-style: a papermill parameters cell, AdamW and Lion, warmup and cosine decay, checkpoints that survive a kill, metrics, a command line, several processes
+"""The training loop nanoGPT-style: a papermill parameters cell, the run's settings, its data and model, and a loop that reads forward, backward, step, evaluate, save
 
 Docs: https://aic-gpt.github.io/aic_gpt/train.html.md"""
 
@@ -6,46 +6,38 @@ Docs: https://aic-gpt.github.io/aic_gpt/train.html.md"""
 
 # %% ../nbs/06_train.ipynb #aca85977
 from __future__ import annotations
-import csv, dataclasses, datetime, hashlib, itertools, json, math, os, platform, random, shutil, signal, subprocess, sys, threading, time
-try: import fcntl                       # a lock on out_dir (POSIX); absent on Windows
-except ImportError: fcntl = None
-from contextlib import nullcontext
+import dataclasses, hashlib, json, math, os, re, signal, threading, time
+from collections import namedtuple
+from contextlib import contextmanager
 from dataclasses import dataclass, fields, asdict
 from pathlib import Path
 
-import numpy as np
 import torch
-import torch.nn as nn
-import torch.nn.functional as F
-import torch.distributed as dist
 import yaml
 from fastcore.basics import patch
-from safetensors.torch import save_file
-from tqdm.auto import tqdm
 
-import aic_gpt
-from .core import problem, check, command, find_data, read_text
+from .core import problem, check, find_data, read_text
 from .tokenizer import get_tokenizer, CharTokenizer, SentencePieceTokenizer, spm_train
-from .data import train_val_split, RandomWindowSampler, get_batch
+from .data import tokenize_to_file, load_tokens, train_val_split, RandomWindowSampler
 from .model import GPTConfig, GPT, PRESETS
-from .checkpoint import state_to_save, load_state, empty_model, load_checkpoint, read_config, read_weights, WEIGHTS_NAME, CONFIG_NAME
+from .checkpoint import state_to_save, load_state, empty_model, read_config, read_weights, WEIGHTS_NAME
+from .optim import (PRECISIONS, ATTN_KERNELS, resolve_precision, autocast_ctx, make_optimizer, make_scheduler,
+                           clip_gradients, nonfinite, attn_kernel_ctx)
+from .distributed import (PARALLEL, resolve_device, setup_distributed, rank0_first, wrap_model, local_rows, grad_sync,
+                                 full_state, agree, mean_over)
+from .runs import (CKPT_PREFIX, RunLock, open_run_dir, write_checkpoint, prune_checkpoints, latest_checkpoint,
+                          load_train_state, rng_state, restore_train_state, state_is_finite, tokenizer_spec, sample_text)
+from .metrics import EVAL_SEED, lm_loss, evaluate, run_metadata, peak_mem_mb, RunLog
 
 # %% auto #0
-__all__ = ['CHOICES', 'RESUMABLE_CHANGES', 'DTYPES', 'CPU_SHAPE', 'BIG_ON_CPU', 'EVAL_SEED', 'TRAIN_STATE', 'CKPT_PREFIX',
-           'METRICS', 'RUN_FILES', 'TrainConfig', 'config_diff', 'resolve_device', 'resolve_precision', 'autocast_ctx',
-           'hashlib_text', 'make_tokenizer', 'tokenizer_spec', 'load_run_tokenizer', 'load_data', 'preset_params',
-           'model_config', 'lm_loss', 'token_metrics', 'evaluate', 'param_groups', 'Lion', 'make_optimizer', 'lr_at',
-           'make_scheduler', 'attn_kernel_ctx', 'write_checkpoint', 'list_checkpoints', 'latest_checkpoint',
-           'clean_stale', 'prune_checkpoints', 'load_train_state', 'rng_state', 'set_rng_state', 'dist_info',
-           'setup_distributed', 'wrap_model', 'full_state', 'unwrap', 'read_metrics', 'MetricsLog', 'git_commit',
-           'run_metadata', 'peak_mem_mb', 'plot_metrics', 'TrainingDiverged', 'nonfinite', 'state_is_finite', 'RunLock',
-           'TrainResult', 'start_or_resume', 'build_model', 'restore_train_state', 'open_trackers', 'sample_text',
-           'train', 'resolve_checkpoint', 'load_trained', 'eval_tokens', 'train_cli', 'eval_cli', 'generate_cli']
+__all__ = ['CHOICES', 'RANGES', 'RESUMABLE_CHANGES', 'CPU_SHAPE', 'BIG_ON_CPU', 'Verdict', 'TrainConfig', 'config_diff',
+           'make_tokenizer', 'load_data', 'preset_params', 'model_config', 'build_model', 'resume_state', 'Run',
+           'build_run', 'start_run', 'TrainingDiverged', 'TrainResult', 'train', 'eval_tokens']
 
 # %% ../nbs/06_train.ipynb #3229c6b3
 @dataclass
 class TrainConfig:
-    "Every knob of a training run; the defaults are nanoGPT's CPU recipe on Tiny Shakespeare characters."
+    "Every knob of a training run, checked when it is made; the defaults are nanoGPT's CPU recipe on Tiny Shakespeare characters."
     model: str = 'baby_gpt_cpu'      # a preset name (aic_gpt.model.PRESETS) or a GPTConfig YAML file
     model_size: str = 'auto'         # 'full', 'cpu' (4 layers x 4 heads x 128 of the same family), 'auto': cpu-sized for a big preset on a CPU
     data: str = 'tinyshakespeare.txt'  # a file in data/ or a path to a UTF-8 text file
@@ -90,55 +82,30 @@ class TrainConfig:
     def __post_init__(self):
         for k in ('model', 'data', 'tokenizer', 'out_dir'):                # a pathlib.Path is as good as a str
             if isinstance(getattr(self, k), os.PathLike): setattr(self, k, os.fspath(getattr(self, k)))
-
-# %% ../nbs/06_train.ipynb #446094ff
-CHOICES = dict(model_size=('auto', 'full', 'cpu'), optimizer=('adamw', 'lion'), precision=('auto', 'fp32', 'bf16', 'fp16'),
-               attn_kernel=('auto', 'math', 'flash', 'efficient', 'cudnn'), parallel=('ddp', 'fsdp'))
-
-# %% ../nbs/06_train.ipynb #3175a392
-RESUMABLE_CHANGES = ('max_iters', 'eval_interval', 'log_interval', 'ckpt_interval', 'ckpt_minutes', 'keep_last',
-                     'device', 'compile', 'attn_kernel', 'out_dir', 'resume', 'overwrite', 'sample_tokens',
-                     'num_threads', 'progress', 'tensorboard', 'wandb')
-
-# %% ../nbs/06_train.ipynb #55d9e139
-def _type_problem(name, typ, v):
-    "What is wrong with value `v` of a field of type `typ` (a type or its name), or None."
-    typ = getattr(typ, '__name__', typ)
-    if typ == 'int' and (isinstance(v, bool) or not isinstance(v, int)): return f"{name}={v!r} must be an integer"
-    if typ == 'float' and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
-        hint = ''
-        if isinstance(v, str):
-            try: float(v); hint = " (YAML reads 1e-3 as text: write 1.0e-3)"
-            except ValueError: pass
-        return f"{name}={v!r} must be a finite number{hint}"
-    if typ == 'bool' and not isinstance(v, bool): return f"{name}={v!r} must be True or False"
-    if typ == 'str' and not isinstance(v, str): return f"{name}={v!r} must be a string"
+        check('TrainConfig', *self.problems())
 
 # %% ../nbs/06_train.ipynb #66214aa4
+CHOICES = dict(model_size=('auto', 'full', 'cpu'), optimizer=('adamw', 'lion'), precision=PRECISIONS, attn_kernel=ATTN_KERNELS,
+               parallel=PARALLEL)
+RANGES = {**{k: dict(lo=1) for k in ('max_iters', 'batch_size', 'grad_accum', 'block_size', 'eval_interval', 'eval_iters',
+                                      'log_interval', 'ckpt_interval', 'vocab_size')},
+          **{k: dict(lo=0) for k in ('warmup_iters', 'lr_decay_iters', 'keep_last', 'sample_tokens', 'num_threads',
+                                      'weight_decay', 'grad_clip', 'ckpt_minutes')},
+          **{k: dict(lo=0, hi=1, hi_open=True) for k in ('dropout', 'beta1', 'beta2')},
+          'learning_rate': dict(lo=0, lo_open=True), 'min_lr': dict(lo=0), 'val_frac': dict(lo=0, hi=1, lo_open=True, hi_open=True)}
+
 @patch
-def check(self: TrainConfig):
-    "Raise a `ValueError` that names every bad field; returns the config."
-    bad = [p for f in fields(self) if (p := _type_problem(f.name, f.type, getattr(self, f.name)))]
-    if bad: raise ValueError("TrainConfig: " + "; ".join(bad))
-    for k in ('max_iters', 'batch_size', 'grad_accum', 'block_size', 'eval_interval', 'eval_iters', 'log_interval', 'ckpt_interval', 'vocab_size'):
-        if getattr(self, k) < 1: bad.append(f"{k}={getattr(self, k)} must be >= 1")
-    for k in ('warmup_iters', 'lr_decay_iters', 'keep_last', 'sample_tokens', 'num_threads'):
-        if getattr(self, k) < 0: bad.append(f"{k}={getattr(self, k)} must be >= 0")
-    if not self.learning_rate > 0: bad.append(f"learning_rate={self.learning_rate} must be > 0")
-    if not 0 <= self.min_lr <= self.learning_rate: bad.append(f"min_lr={self.min_lr} must be in [0, learning_rate={self.learning_rate}]")
-    if not 0 <= self.dropout < 1: bad.append(f"dropout={self.dropout} must be in [0, 1)")
-    if not 0 < self.val_frac < 1: bad.append(f"val_frac={self.val_frac} must be in (0, 1)")
-    for k in ('beta1', 'beta2'):
-        if not 0 <= getattr(self, k) < 1: bad.append(f"{k}={getattr(self, k)} must be in [0, 1)")
-    for k in ('weight_decay', 'grad_clip', 'ckpt_minutes'):
-        if getattr(self, k) < 0: bad.append(f"{k}={getattr(self, k)} must be >= 0")
-    for k, ok in CHOICES.items():
-        if getattr(self, k) not in ok: bad.append(f"{k}={getattr(self, k)!r} must be one of {', '.join(map(repr, ok))}")
-    if self.resume and self.overwrite: bad.append("resume=True and overwrite=True contradict each other")
-    if self.lr_decay_iters and self.lr_decay_iters < self.warmup_iters:
-        bad.append(f"lr_decay_iters={self.lr_decay_iters} must be >= warmup_iters={self.warmup_iters}")
-    if bad: raise ValueError("TrainConfig: " + "; ".join(bad))
-    return self
+def problems(self: TrainConfig):
+    "One sentence per bad field (types, ranges, choices, and the fields that must agree); empty for a good config."
+    kinds, ranges = dict(int=int, float=float, bool=bool, str=str), dict(RANGES)
+    if problem('learning_rate', self.learning_rate, float, **RANGES['learning_rate']) is None:   # min_lr <= learning_rate
+        ranges['min_lr'] = dict(lo=0, hi=self.learning_rate, hi_text=f"learning_rate={self.learning_rate}")
+    bad = [problem(f.name, getattr(self, f.name), kinds[f.type], choices=CHOICES.get(f.name), **ranges.get(f.name, {}))
+           for f in fields(self)]
+    if self.resume is True and self.overwrite is True: bad.append("resume=True and overwrite=True contradict each other")
+    w, d, m = self.warmup_iters, self.lr_decay_iters, self.max_iters   # a schedule that ends inside its warmup, and the run goes on
+    if not any(problem('', v, int) for v in (w, d, m)) and 0 < d < min(w, m): bad.append(f"lr_decay_iters={d} must be >= warmup_iters={w}")
+    return [b for b in bad if b]
 
 # %% ../nbs/06_train.ipynb #e4699a92
 @patch
@@ -149,10 +116,10 @@ def to_dict(self: TrainConfig):
 # %% ../nbs/06_train.ipynb #bba32b9b
 @patch(cls_method=True)
 def from_dict(cls: TrainConfig, d):
-    "A checked `TrainConfig` from a dict of fields; unknown fields are an error."
+    "A `TrainConfig` from a dict of fields; unknown fields are an error."
     unknown = sorted(set(d) - {f.name for f in fields(cls)})
     if unknown: raise ValueError(f"unknown TrainConfig field(s): {', '.join(unknown)}")
-    return cls(**d).check()
+    return cls(**d)
 
 # %% ../nbs/06_train.ipynb #f9d2d2c8
 @patch(cls_method=True)
@@ -163,42 +130,14 @@ def from_yaml(cls: TrainConfig, path, **overrides):
     return cls.from_dict({**d, **overrides})
 
 # %% ../nbs/06_train.ipynb #01dc6390
+RESUMABLE_CHANGES = ('max_iters', 'eval_interval', 'log_interval', 'ckpt_interval', 'ckpt_minutes', 'keep_last',
+                     'device', 'compile', 'attn_kernel', 'out_dir', 'resume', 'overwrite', 'sample_tokens',
+                     'num_threads', 'progress', 'tensorboard', 'wandb')
+
 def config_diff(old: dict, new: dict, ignore=RESUMABLE_CHANGES):
     "The fields that differ between two config dicts, as 'name: old -> new' strings (fields in `ignore` skipped)."
     return [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new))
             if k not in ignore and old.get(k) != new.get(k)]
-
-# %% ../nbs/06_train.ipynb #0803d60c
-def resolve_device(device='auto'):
-    "A `torch.device` for 'auto' (CUDA, then MPS, then CPU) or a device name; an error if CUDA is asked for but absent."
-    if device == 'auto':
-        if torch.cuda.is_available(): return torch.device('cuda')
-        if getattr(torch.backends, 'mps', None) and torch.backends.mps.is_available(): return torch.device('mps')
-        return torch.device('cpu')
-    dev = torch.device(device)
-    if dev.type == 'cuda' and not torch.cuda.is_available(): raise ValueError(f"device={device!r}, but CUDA is not available here")
-    return dev
-
-# %% ../nbs/06_train.ipynb #fde9b701
-def resolve_precision(precision, device):
-    "'fp32', 'bf16' or 'fp16' for `precision` on `device` ('auto': bf16 where the GPU supports it, else fp32)."
-    if precision == 'auto':
-        return 'bf16' if device.type == 'cuda' and torch.cuda.is_bf16_supported() else 'fp32'
-    return precision                       # fp16 on a CPU works (slowly): it is how the grad scaler is checked here
-
-# %% ../nbs/06_train.ipynb #0d4674a9
-DTYPES = {'fp32': torch.float32, 'bf16': torch.bfloat16, 'fp16': torch.float16}
-
-# %% ../nbs/06_train.ipynb #90510c65
-def autocast_ctx(device, precision):
-    "bf16/fp16 autocast on `device`, or nothing for fp32."
-    if precision == 'fp32': return nullcontext()
-    return torch.autocast(device_type=device.type, dtype=DTYPES[precision])
-
-# %% ../nbs/06_train.ipynb #6f16caa7
-def hashlib_text(text):
-    "The sha256 hex digest of a text, for cache keys."
-    return hashlib.sha256(text.encode('utf-8')).hexdigest()
 
 # %% ../nbs/06_train.ipynb #52f52df3
 def make_tokenizer(cfg, text, cache_dir):
@@ -206,59 +145,25 @@ def make_tokenizer(cfg, text, cache_dir):
     if cfg.tokenizer == 'char': return CharTokenizer(text)
     if cfg.tokenizer == 'gpt2': return get_tokenizer('gpt2')
     if cfg.tokenizer == 'spm':
-        key = f"spm-{cfg.vocab_size}-{hashlib_text(text)[:12]}"
+        key = f"spm-{cfg.vocab_size}-{hashlib.sha256(text.encode('utf-8')).hexdigest()[:12]}"   # one model per text and size
         model_file = Path(cache_dir) / f"{key}.model"
         if not model_file.exists(): spm_train(text, Path(cache_dir) / key, vocab_size=cfg.vocab_size, progress=False)
         return SentencePieceTokenizer(model_file, name=f"spm:{cfg.vocab_size}")
     if str(cfg.tokenizer).endswith('.model'): return SentencePieceTokenizer(cfg.tokenizer)
     raise ValueError(f"tokenizer={cfg.tokenizer!r}: use 'char', 'gpt2', 'spm' or a path to a SentencePiece .model file")
 
-# %% ../nbs/06_train.ipynb #b0a71162
-def tokenizer_spec(tok, out_dir):
-    "What `load_run_tokenizer` needs to rebuild `tok`, copying a SentencePiece model into `out_dir`."
-    if isinstance(tok, CharTokenizer): return {'kind': 'char', 'chars': ''.join(tok.chars)}
-    if isinstance(tok, SentencePieceTokenizer):
-        dst = Path(out_dir) / 'tokenizer.model'
-        if tok.model_file.resolve() != dst.resolve(): shutil.copyfile(tok.model_file, dst)
-        return {'kind': 'spm', 'file': 'tokenizer.model'}
-    if tok.name == 'gpt2': return {'kind': 'gpt2'}
-    raise ValueError(f"cannot save tokenizer {tok!r}")
-
-# %% ../nbs/06_train.ipynb #ac8c6247
-def load_run_tokenizer(path):
-    "The tokenizer a run saved next to its checkpoints (`tokenizer.json` in the checkpoint or its run directory)."
-    path = Path(path)
-    for d in (path, path.parent):
-        if (d / 'tokenizer.json').exists():
-            spec = json.loads((d / 'tokenizer.json').read_text())
-            if spec['kind'] == 'char': return CharTokenizer(spec['chars'])
-            if spec['kind'] == 'gpt2': return get_tokenizer('gpt2')
-            if spec['kind'] == 'spm': return SentencePieceTokenizer(d / spec['file'])
-    raise FileNotFoundError(f"no tokenizer.json in {path} or {path.parent}: is it a checkpoint made by aic_gpt.train?")
-
 # %% ../nbs/06_train.ipynb #bc7a2226
 def load_data(cfg, cache_dir):
-    "(tokenizer, train ids, val ids): the text tokenized once and cached as a .npy next to the run."
+    "(tokenizer, train ids, val ids): the text as a chapter 02 token file in `cache_dir` (made once, then reused), split."
     path = find_data(cfg.data)
     text = read_text(path)
     tok = make_tokenizer(cfg, text, cache_dir)
-    key = f"{tok.name.replace(':', '-')}-{hashlib_text(text)[:12]}"
-    if isinstance(tok, CharTokenizer): key += '-' + hashlib_text(''.join(tok.chars))[:8]
-    cache = Path(cache_dir) / f"tokens-{key}.npy"
-    if cache.exists(): ids = np.load(cache, mmap_mode='r')
-    else:
-        ids = np.asarray(tok.encode(text), dtype=np.uint16 if tok.vocab_size < 2**16 else np.uint32)
-        tmp = cache.with_name(f'.{cache.stem}-{os.getpid()}.npy'); np.save(tmp, ids); os.replace(tmp, cache)
+    tokens = Path(cache_dir) / ('tokens-' + re.sub(r'[^\w.-]+', '-', tok.name) + '.bin')        # tokens-char.bin, tokens-spm-500.bin
+    ids = load_tokens(tokenize_to_file(path, tokens, tok, progress=False, verbose=False), tok)     # (N,) memory map
     train, val = train_val_split(ids, cfg.val_frac)
     if len(val) < cfg.block_size + 1:
         raise ValueError(f"{path}: the validation split has {len(val)} tokens, fewer than block_size + 1 = {cfg.block_size + 1}")
     return tok, train, val
-
-# %% ../nbs/06_train.ipynb #1d46579c
-CPU_SHAPE = dict(n_layer=4, n_head=4, n_embd=128)
-
-# %% ../nbs/06_train.ipynb #e3f8a60a
-BIG_ON_CPU = 50_000_000        # model_size='auto' trains presets above this many parameters at CPU_SHAPE on a CPU
 
 # %% ../nbs/06_train.ipynb #a7024dd3
 def preset_params(d):
@@ -266,6 +171,9 @@ def preset_params(d):
     with torch.device('meta'): return GPT(GPTConfig(**d)).num_params()
 
 # %% ../nbs/06_train.ipynb #13201eb4
+CPU_SHAPE = dict(n_layer=4, n_head=4, n_embd=128)
+BIG_ON_CPU = 50_000_000        # model_size='auto' trains presets above this many parameters at CPU_SHAPE on a CPU
+
 def model_config(cfg, vocab_size, device):
     "The GPTConfig of the run: the preset (or YAML), sized for the device, with the run's vocabulary, context and dropout."
     if str(cfg.model).endswith(('.yaml', '.yml')): base = GPTConfig.from_yaml(cfg.model).to_dict()
@@ -279,378 +187,217 @@ def model_config(cfg, vocab_size, device):
         over['intermediate_size'] = None
     return GPTConfig(**{**base, **over})
 
-# %% ../nbs/06_train.ipynb #02a42442
-def lm_loss(net, x, y):
-    "Mean next-token cross-entropy of `net` on (B, T) inputs `x` and targets `y`, in float32."
-    logits = net(x)                                                          # (B, T, V)
-    return F.cross_entropy(logits.float().view(-1, logits.size(-1)), y.view(-1))
+# %% ../nbs/06_train.ipynb #f59c6459
+def build_model(cfg, mcfg, device, ckpt=None):
+    "A fresh `GPT(mcfg)` seeded with `cfg.seed`, or the weights of checkpoint `ckpt` (which must hold the same model)."
+    torch.manual_seed(cfg.seed)
+    if ckpt is None: return GPT(mcfg).to(device).train()
+    saved = read_config(ckpt)
+    if saved.to_dict() != mcfg.to_dict():
+        raise ValueError(f"{ckpt} holds a different model ({'; '.join(config_diff(saved.to_dict(), mcfg.to_dict(), ()))})")
+    return load_state(empty_model(mcfg, device), read_weights(ckpt / WEIGHTS_NAME), source=str(ckpt)).train()
 
-# %% ../nbs/06_train.ipynb #3ea0094e
-def token_metrics(logits, targets):
-    "(summed cross-entropy, number of correct argmax predictions, number of tokens) for (B, T, V) logits."
-    flat = logits.float().reshape(-1, logits.size(-1))                     # (B*T, V)
-    loss = F.cross_entropy(flat, targets.reshape(-1), reduction='sum')
-    correct = (flat.argmax(-1) == targets.reshape(-1)).sum()
-    return loss, correct, targets.numel()
+# %% ../nbs/06_train.ipynb #e14c3f8a
+def resume_state(cfg, ckpt):
+    "The training state of checkpoint `ckpt`, which must have been made with `cfg`'s settings (but for `RESUMABLE_CHANGES`)."
+    state = load_train_state(ckpt)
+    diff = config_diff(state['config'], cfg.to_dict())
+    if diff:
+        hint = (f" (lr_decay_iters follows max_iters unless it is set: pass lr_decay_iters={state['config']['lr_decay_iters']} "
+                "to keep the old schedule)") if any(d.startswith('lr_decay_iters') for d in diff) else ''
+        raise ValueError(f"{ckpt} was made with a different config: {'; '.join(diff)}{hint}. "
+                         "Resume with the same settings, or start a new out_dir")
+    return state
 
-# %% ../nbs/06_train.ipynb #78eb8e9c
-EVAL_SEED = 1234                         # evaluation windows are the same for every run and seed
+# %% ../nbs/06_train.ipynb #168dbee1
+@dataclass(eq=False)
+class Run:
+    "A training run in progress: settings, processes, data, model and optimizer, where it is, and what it reports."
+    cfg: TrainConfig
+    device: torch.device
+    rank: int
+    world: int
+    precision: str                      # 'fp32', 'bf16' or 'fp16'
+    tok: object                         # the tokenizer
+    train_ids: object                   # (N,) token ids: a memory map of the token file
+    val_ids: object
+    model: GPT                          # the model (FSDP shards it in place)
+    net: torch.nn.Module                # what runs the forward: the model, wrapped by DDP and/or torch.compile
+    optimizer: torch.optim.Optimizer
+    scheduler: object                   # a LambdaLR: the learning rate of each step
+    scaler: torch.amp.GradScaler        # enabled for fp16 only
+    sampler: RandomWindowSampler        # the global batches (each process takes its rows)
+    log: RunLog
+    meta: dict                          # run.json: versions, device, git commit, both configs
+    tok_json: str                       # tokenizer.json, saved in every checkpoint
+    step: int = 0                       # optimizer steps done
+    best: float = math.inf              # the lowest validation loss so far
+    elapsed0: float = 0.0               # training seconds before this process started (a resumed run)
 
-# %% ../nbs/06_train.ipynb #0146e2c9
-@torch.no_grad()
-def evaluate(model, data, batch_size, block_size, iters, seed=0, device='cpu', ctx=nullcontext(), rank=0, world_size=1):
-    "Loss, perplexity and accuracy on `iters` batches of fixed random windows (the same windows on every call)."
-    was = model.training; model.eval()
-    rng = np.random.default_rng(seed)
-    tot = torch.zeros(3, dtype=torch.float64, device=device)
-    for _ in range(iters):
-        x, y = get_batch(data, batch_size, block_size, rng)                 # (B, T) each: the global batch
-        x, y = x[rank::world_size].to(device), y[rank::world_size].to(device)  # this process's rows
-        if len(x) == 0: continue
-        with ctx: logits = model(x)                                          # (b, T, V)
-        l, c, n = token_metrics(logits, y)
-        tot += torch.stack([l.double(), c.double(), torch.tensor(n, dtype=torch.float64, device=device)])
-    if world_size > 1: dist.all_reduce(tot)
-    model.train(was)
-    loss = (tot[0] / tot[2]).item()
-    return dict(loss=loss, ppl=math.exp(min(loss, 50)), acc=(tot[1] / tot[2]).item())
+    def __post_init__(self):
+        self.ctx = autocast_ctx(self.device, self.precision)
+        self.t0 = self.t_log = self.last_save = time.perf_counter()
+        self.step_log, self.loss_sum, self.n_loss, self.lr, self.train_loss, self.val = self.step, 0.0, 0, 0.0, math.nan, {}
+        self.weights_bad = torch.zeros((), dtype=torch.bool, device=self.device)   # written after an update, read at the next decision
+        self.sigterm = False                                                      # set by the SIGTERM handler
 
-# %% ../nbs/06_train.ipynb #5d58dca7
-def param_groups(model, weight_decay):
-    "Two groups: matrices (embeddings, linear weights) decay; biases and norm gains (1-D) do not."
-    params = [p for p in model.parameters() if p.requires_grad]
-    decay, no_decay = [p for p in params if p.dim() >= 2], [p for p in params if p.dim() < 2]
-    return [dict(params=decay, weight_decay=weight_decay), dict(params=no_decay, weight_decay=0.0)]
+    master = property(lambda self: self.rank == 0)
+    out = property(lambda self: Path(self.cfg.out_dir))
+    def every(self, n): return self.step % n == 0 or self.step == self.cfg.max_iters
+    def elapsed(self): return self.elapsed0 + time.perf_counter() - self.t0
 
-# %% ../nbs/06_train.ipynb #fd63ac67
-class Lion(torch.optim.Optimizer):
-    "Lion (Chen et al. 2023): the sign of an interpolated momentum, decoupled weight decay."
-    def __init__(self, params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0):
-        if not lr > 0: raise ValueError(f"Lion: lr must be > 0, got {lr}")
-        if not all(0 <= b < 1 for b in betas): raise ValueError(f"Lion: betas must be in [0, 1), got {betas}")
-        super().__init__(params, dict(lr=lr, betas=betas, weight_decay=weight_decay))
+# %% ../nbs/06_train.ipynb #0eadf5ef
+def build_run(cfg, rank, world, device):
+    "The `Run` of `cfg` in its (locked) out_dir, fresh or resumed: data, model, optimizer, schedule, scaler, sampler, log."
+    master, out = rank == 0, Path(cfg.out_dir)
+    ckpt = open_run_dir(out, cfg.resume, cfg.overwrite, master, world)              # None: a fresh start
+    state = resume_state(cfg, ckpt) if ckpt is not None else None
+    with rank0_first(rank, world): tok, train_ids, val_ids = load_data(cfg, out)     # rank 0 writes the token file
+    mcfg = model_config(cfg, tok.vocab_size, device)
+    model = build_model(cfg, mcfg, device, ckpt)
+    net = wrap_model(model, cfg.parallel, world, device)
+    precision, optimizer = resolve_precision(cfg.precision, device), make_optimizer(net, cfg, device)
+    scheduler, scaler = make_scheduler(optimizer, cfg), torch.amp.GradScaler(device.type, enabled=precision == 'fp16')
+    sampler = RandomWindowSampler(train_ids, cfg.batch_size, cfg.block_size, seed=cfg.seed)   # global batches
+    step, best, elapsed0 = (0, math.inf, 0.0) if state is None else \
+        restore_train_state(state, net, optimizer, scheduler, scaler, sampler, cfg.parallel, world, device)
+    log = RunLog(out, master, step if state else None, cfg.max_iters, step, cfg.progress, cfg.tensorboard, cfg.wandb, cfg.to_dict())
+    return Run(cfg=cfg, device=device, rank=rank, world=world, precision=precision, tok=tok, train_ids=train_ids, val_ids=val_ids,
+               model=model, net=torch.compile(net) if cfg.compile else net, optimizer=optimizer, scheduler=scheduler,
+               scaler=scaler, sampler=sampler, log=log, meta=run_metadata(cfg, device, mcfg),
+               tok_json=json.dumps(tokenizer_spec(tok, out)) if master else '', step=step, best=best, elapsed0=elapsed0)
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad(): loss = closure()
-        for g in self.param_groups:
-            b1, b2 = g['betas']
-            for p in g['params']:
-                if p.grad is None: continue
-                st = self.state[p]
-                if not st: st['exp_avg'] = torch.zeros_like(p)
-                m = st['exp_avg']
-                p.mul_(1 - g['lr'] * g['weight_decay'])                       # decoupled weight decay
-                update = (m * b1 + p.grad * (1 - b1)).sign_()                 # c = sign(b1 m + (1 - b1) g)
-                p.add_(update, alpha=-g['lr'])                                # p <- p - lr c
-                m.lerp_(p.grad, 1 - b2)                                       # m <- b2 m + (1 - b2) g
-        return loss
+# %% ../nbs/06_train.ipynb #4528a683
+@contextmanager
+def start_run(cfg):
+    "Set up a run as `cfg` says (device, processes, lock, `build_run`, run.json, SIGTERM handler); yield its `Run`."
+    rank, world, device = setup_distributed(resolve_device(cfg.device))
+    if cfg.batch_size % world:
+        raise ValueError(f"batch_size={cfg.batch_size} must be divisible by the number of processes ({world})")
+    if cfg.num_threads: torch.set_num_threads(cfg.num_threads)
+    with RunLock(cfg.out_dir, rank == 0, world):
+        run = build_run(cfg, rank, world, device)
+        m = run.model.config
+        if run.master:
+            (run.out / 'run.json').write_text(json.dumps(run.meta, indent=2, default=str) + '\n')
+            (run.out / 'tokenizer.json').write_text(run.tok_json + '\n')
+        run.log(f"{f'resuming at step {run.step}' if cfg.resume and run.step else 'training'}: {m.n_layer} layers x {m.n_head} heads "
+                f"x {m.n_embd}, {run.model.num_params():,} parameters, vocab {m.vocab_size}, {len(run.train_ids):,} train / "
+                f"{len(run.val_ids):,} val tokens, {device}, {run.precision}, {world} process(es)")
+        handler = threading.current_thread() is threading.main_thread()          # signal handlers live in the main thread
+        if handler: prev = signal.signal(signal.SIGTERM, lambda *_: setattr(run, 'sigterm', True))
+        try: yield run
+        finally:
+            if handler: signal.signal(signal.SIGTERM, prev)
+            run.log.close()
 
-# %% ../nbs/06_train.ipynb #d213f8a9
-def make_optimizer(model, cfg, device):
-    "AdamW (fused where PyTorch has it) or Lion over `param_groups`, as `cfg` says."
-    groups = param_groups(model, cfg.weight_decay)
-    if cfg.optimizer == 'lion': return Lion(groups, lr=cfg.learning_rate, betas=(cfg.beta1, cfg.beta2))
-    fused = device.type in ('cuda', 'cpu')
-    return torch.optim.AdamW(groups, lr=cfg.learning_rate, betas=(cfg.beta1, cfg.beta2), fused=fused)
+# %% ../nbs/06_train.ipynb #b367ce52
+@patch
+def forward_backward(self: Run):
+    "The gradient of one optimizer step: `grad_accum` micro-batches, forward under autocast, scaled backward; the mean loss."
+    cfg, loss = self.cfg, torch.zeros((), device=self.device)
+    for micro in range(cfg.grad_accum):
+        x, y = (local_rows(t, self.rank, self.world).to(self.device) for t in self.sampler.get_batch())   # (b, T) each
+        with grad_sync(self.net, cfg.parallel, self.world, micro == cfg.grad_accum - 1), self.ctx, attn_kernel_ctx(cfg.attn_kernel):
+            micro_loss = lm_loss(self.net, x, y)
+        self.scaler.scale(micro_loss / cfg.grad_accum).backward()
+        loss += micro_loss.detach() / cfg.grad_accum
+    return loss
 
-# %% ../nbs/06_train.ipynb #7a7c6e37
-def lr_at(step, cfg):
-    "Linear warmup to `learning_rate`, then cosine decay to `min_lr` at `lr_decay_iters` (nanoGPT's schedule)."
-    decay_iters = cfg.lr_decay_iters or cfg.max_iters
-    if step < cfg.warmup_iters: return cfg.learning_rate * (step + 1) / (cfg.warmup_iters + 1)
-    if step > decay_iters: return cfg.min_lr
-    ratio = (step - cfg.warmup_iters) / max(1, decay_iters - cfg.warmup_iters)
-    return cfg.min_lr + 0.5 * (1 + math.cos(math.pi * ratio)) * (cfg.learning_rate - cfg.min_lr)
+# %% ../nbs/06_train.ipynb #70300fa6
+Verdict = namedtuple('Verdict', 'diverged save_first stop timed')   # diverged: what went wrong, '' when nothing did
 
-# %% ../nbs/06_train.ipynb #18c3a7da
-def make_scheduler(optimizer, cfg):
-    "A `LambdaLR` that sets the learning rate of optimizer step t to `lr_at(t, cfg)`."
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_at(step, cfg) / cfg.learning_rate)
+@patch
+def decide(self: Run, loss, grads_bad):
+    "One decision for every process (one all_reduce): diverged (loss, gradients, the last update's weights)? SIGTERM? a timed save?"
+    timed = self.cfg.ckpt_minutes > 0 and time.perf_counter() - self.last_save > 60 * self.cfg.ckpt_minutes
+    bad_loss, bad_grads, bad_weights, stop, timed = agree([~torch.isfinite(loss), grads_bad, self.weights_bad, self.sigterm, timed],
+                                                          self.world)
+    what = ''
+    if bad_weights: what = f"the update of step {self.step} made the weights non-finite"
+    elif bad_loss or bad_grads:
+        what = ("the gradients are not finite" if not bad_loss else f"the loss is {loss.item()}" if not torch.isfinite(loss)
+                else "the loss is not finite on another process")
+        what += f" at step {self.step + 1} (learning rate {self.scheduler.get_last_lr()[0]:.3g}); stopped before the update"
+    return Verdict(what, not bad_weights, stop, timed)
 
-# %% ../nbs/06_train.ipynb #8cce3efb
-def attn_kernel_ctx(kernel='auto'):
-    "A fresh context that restricts `scaled_dot_product_attention` to one kernel ('auto': PyTorch picks)."
-    if kernel == 'auto': return nullcontext()
-    from torch.nn.attention import sdpa_kernel, SDPBackend
-    return sdpa_kernel({'math': SDPBackend.MATH, 'flash': SDPBackend.FLASH_ATTENTION,
-                        'efficient': SDPBackend.EFFICIENT_ATTENTION, 'cudnn': SDPBackend.CUDNN_ATTENTION}[kernel])
+# %% ../nbs/06_train.ipynb #eba6b6b0
+@patch
+def optimizer_step(self: Run):
+    "The update: the scaler steps the optimizer, gradients cleared, next learning rate, step + 1; the new weights checked."
+    self.lr = self.scheduler.get_last_lr()[0]                          # the rate this step ran at (for metrics.csv)
+    self.scaler.step(self.optimizer); self.scaler.update()
+    self.optimizer.zero_grad(set_to_none=True)
+    self.scheduler.step()
+    self.step += 1
+    self.weights_bad = nonfinite(self.net.parameters())                # read at the next decision
+    self.log.tick()
 
-# %% ../nbs/06_train.ipynb #44616ca5
-TRAIN_STATE, CKPT_PREFIX = 'train_state.pt', 'ckpt-'
+# %% ../nbs/06_train.ipynb #a81c6525
+@patch
+def save(self: Run, tag=None):
+    "Checkpoint the state after `step` steps (or `best/` with `tag='best'`), only from a finite state; all ranks call it, rank 0 writes."
+    if not state_is_finite(self.net, self.optimizer, self.world):
+        raise self.diverged(f"the weights or the optimizer state after step {self.step} are not finite, so they were not saved")
+    msd, osd = full_state(self.net, self.optimizer, self.cfg.parallel, self.world)
+    if self.master:
+        ts = dict(step=self.step, optimizer=osd, scheduler=self.scheduler.state_dict(), scaler=self.scaler.state_dict(),
+                  sampler=self.sampler.state_dict(), rng=rng_state(self.device), config=self.cfg.to_dict(), best_val_loss=self.best,
+                  elapsed_s=self.elapsed())
+        files = {'tokenizer.json': self.tok_json, 'run.json': json.dumps(self.meta | {'step': self.step}, default=str)}
+        if (self.out / 'tokenizer.model').exists(): files['tokenizer.model'] = self.out / 'tokenizer.model'
+        write_checkpoint(self.out / (tag or f"{CKPT_PREFIX}{self.step:07d}"), state_to_save(self.model, msd), self.model.config.to_dict(),
+                         ts, files, metadata=dict(step=self.step, git_commit=self.meta['git_commit']))
+        if tag is None: prune_checkpoints(self.out, self.cfg.keep_last)
+    if tag is None: self.last_save = time.perf_counter()
 
-# %% ../nbs/06_train.ipynb #400070d6
-def _fsync_dir(d):
-    "Flush a directory's entries (new names, renames) to disk, where the OS allows it."
-    try:
-        fd = os.open(d, os.O_RDONLY)
-        try: os.fsync(fd)
-        finally: os.close(fd)
-    except OSError: pass
-
-# %% ../nbs/06_train.ipynb #d6326304
-def _fsync_tree(d):
-    "Flush every file of directory `d`, then the directory itself, to disk."
-    for p in Path(d).iterdir():
-        if p.is_file():
-            with open(p, 'rb') as f: os.fsync(f.fileno())
-    _fsync_dir(d)
-
-# %% ../nbs/06_train.ipynb #b1e39cb8
-def write_checkpoint(dst, model_sd, model_config, train_state, files=None, metadata=None):
-    """Write a checkpoint directory atomically: everything goes into a temporary directory, is fsynced,
-    then renamed to `dst` in one step. A crash at any moment leaves either the old state or the new one."""
-    dst = Path(dst); tmp = dst.parent / f".tmp-{dst.name}-{os.getpid()}"
-    if tmp.exists(): shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    save_file(model_sd, str(tmp / WEIGHTS_NAME), metadata={k: str(v) for k, v in (metadata or {}).items()} | {'format': 'pt'})
-    (tmp / CONFIG_NAME).write_text(json.dumps(model_config, indent=2) + '\n')
-    torch.save(train_state, tmp / TRAIN_STATE)
-    for name, content in (files or {}).items():
-        if isinstance(content, Path): shutil.copyfile(content, tmp / name)
-        else: (tmp / name).write_text(content)
-    _fsync_tree(tmp)
-    old = None
-    if dst.exists():                                   # re-saving the same step: swap, then delete the old copy
-        old = dst.parent / f".old-{dst.name}-{os.getpid()}"; os.rename(dst, old)
-    os.rename(tmp, dst)
-    _fsync_dir(dst.parent)
-    if old is not None: shutil.rmtree(old)
-    return dst
-
-# %% ../nbs/06_train.ipynb #6faabf0d
-def list_checkpoints(out_dir):
-    "Complete checkpoints in `out_dir`, oldest first, as (step, path)."
-    out = []
-    for p in Path(out_dir).glob(CKPT_PREFIX + '*'):
-        s = p.name[len(CKPT_PREFIX):]
-        if s.isdigit() and (p / TRAIN_STATE).exists(): out.append((int(s), p))
-    return sorted(out)
-
-# %% ../nbs/06_train.ipynb #d16605a5
-def latest_checkpoint(out_dir):
-    "The newest complete checkpoint directory in `out_dir`, or None."
-    ck = list_checkpoints(out_dir)
-    return ck[-1][1] if ck else None
-
-# %% ../nbs/06_train.ipynb #ec999dfa
-def clean_stale(out_dir):
-    "Remove temporary directories a killed save left behind (and put back a checkpoint caught in the middle of a swap)."
-    for p in Path(out_dir).glob('.tmp-*'): shutil.rmtree(p, ignore_errors=True)
-    for p in Path(out_dir).glob('.old-*'):
-        real = Path(out_dir) / p.name[len('.old-'):].rsplit('-', 1)[0]
-        if real.exists(): shutil.rmtree(p, ignore_errors=True)
-        else: os.rename(p, real)                        # killed between the two renames: the old copy is the checkpoint
-
-# %% ../nbs/06_train.ipynb #90980c58
-def prune_checkpoints(out_dir, keep_last):
-    "Delete all but the newest `keep_last` step checkpoints (at least the newest stays; the best one lives in `best/`)."
-    for _, p in list_checkpoints(out_dir)[:-keep_last or None] if keep_last else list_checkpoints(out_dir)[:-1]:
-        shutil.rmtree(p, ignore_errors=True)
-
-# %% ../nbs/06_train.ipynb #acd0a3cf
-def load_train_state(path):
-    "The training state (`train_state.pt`) of checkpoint directory `path`, loaded safely (`weights_only=True`)."
-    return torch.load(Path(path) / TRAIN_STATE, map_location='cpu', weights_only=True)
-
-# %% ../nbs/06_train.ipynb #d1711a93
-def rng_state(device):
-    "The states of torch's, numpy's and Python's global random generators (and CUDA's on a GPU), as plain values."
-    npst = np.random.get_state(legacy=False)
-    npst['state']['key'] = npst['state']['key'].tolist()                        # plain ints: loads with weights_only=True
-    st = dict(torch=torch.get_rng_state(), numpy=npst, python=random.getstate())
-    if device.type == 'cuda': st['cuda'] = torch.cuda.get_rng_state(device)
-    return st
-
-# %% ../nbs/06_train.ipynb #2e3d799d
-def set_rng_state(st, device):
-    "Restore the generator states `rng_state` returned."
-    npst = dict(st['numpy']); npst['state'] = dict(npst['state'], key=np.array(npst['state']['key'], dtype=np.uint32))
-    torch.set_rng_state(st['torch']); np.random.set_state(npst); random.setstate(st['python'])
-    if device.type == 'cuda' and 'cuda' in st: torch.cuda.set_rng_state(st['cuda'], device)
-
-# %% ../nbs/06_train.ipynb #cdb353f6
-def dist_info():
-    "(rank, local_rank, world_size) from torchrun's environment; (0, 0, 1) without it."
-    if 'RANK' in os.environ and 'WORLD_SIZE' in os.environ:
-        return int(os.environ['RANK']), int(os.environ.get('LOCAL_RANK', 0)), int(os.environ['WORLD_SIZE'])
-    return 0, 0, 1
-
-# %% ../nbs/06_train.ipynb #4e73f176
-def setup_distributed(device):
-    "Join torchrun's process group (NCCL on GPUs, gloo on CPUs) when there are several processes: (rank, world, device)."
-    rank, local, world = dist_info()
-    if world > 1 and not dist.is_initialized():
-        if device.type == 'cuda':
-            torch.cuda.set_device(local); device = torch.device('cuda', local)
-        dist.init_process_group('nccl' if device.type == 'cuda' else 'gloo')
-    return rank, world, device
-
-# %% ../nbs/06_train.ipynb #23a7fe64
-def wrap_model(model, cfg, world, device):
-    "DDP (a full replica per process) or FSDP2 (`fully_shard` per block, then the whole model) under torchrun."
-    if world == 1: return model
-    if cfg.parallel == 'fsdp':
-        from torch.distributed.fsdp import fully_shard
-        for block in model.transformer.h: fully_shard(block)
-        fully_shard(model)
-        return model
-    from torch.nn.parallel import DistributedDataParallel as DDP
-    return DDP(model, device_ids=[device.index] if device.type == 'cuda' else None)
-
-# %% ../nbs/06_train.ipynb #332a18e6
-def full_state(model, optimizer, cfg, world):
-    "(model state dict, optimizer state dict) gathered in full on rank 0 (FSDP), or as they are."
-    if world > 1 and cfg.parallel == 'fsdp':
-        from torch.distributed.checkpoint.state_dict import get_model_state_dict, get_optimizer_state_dict, StateDictOptions
-        opts = StateDictOptions(full_state_dict=True, cpu_offload=True)
-        return get_model_state_dict(model, options=opts), get_optimizer_state_dict(model, optimizer, options=opts)
-    return unwrap(model).state_dict(), optimizer.state_dict()
-
-# %% ../nbs/06_train.ipynb #1d580f30
-def unwrap(model):
-    "The `GPT` inside a DDP and/or `torch.compile` wrapper."
-    m = getattr(model, 'module', model)
-    return getattr(m, '_orig_mod', m)
-
-# %% ../nbs/06_train.ipynb #1f863811
-METRICS = ['step', 'train_loss', 'val_loss', 'lr', 'tokens_per_s', 'peak_mem_mb', 'elapsed_s']
-
-# %% ../nbs/06_train.ipynb #b2633a74
-def read_metrics(out_dir):
-    "The rows of `out_dir/metrics.csv` as dicts of floats (empty cells are None)."
-    p = Path(out_dir) / 'metrics.csv'
-    if not p.exists(): return []
-    with open(p) as f:
-        return [{k: (None if v in ('', None) else int(v) if k == 'step' else float(v)) for k, v in r.items()}
-                for r in csv.DictReader(f)]
-
-# %% ../nbs/06_train.ipynb #80834f93
-def _fmt(v):
-    "Floats in full (a resumed run can be compared bit for bit), empty for None."
-    if v is None: return ''
-    return repr(float(v)) if isinstance(v, float) else str(v)
-
-# %% ../nbs/06_train.ipynb #9b461327
-class MetricsLog:
-    "Appends rows to `metrics.csv`; on resume, drops the rows written after the checkpoint's step."
-    def __init__(self, out_dir, resume_step=None):
-        self.path = Path(out_dir) / 'metrics.csv'
-        if resume_step is not None and self.path.exists():
-            keep = [r for r in read_metrics(out_dir) if r['step'] <= resume_step]
-            self._write(keep, 'w')
-        elif not self.path.exists() or resume_step is None: self._write([], 'w')
-    def _write(self, rows, mode):
-        "Append rows, or rewrite the file atomically (temporary file, fsync, rename): a kill never empties it."
-        path = self.path if mode == 'a' else self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        with open(path, mode, newline='') as f:
-            w = csv.DictWriter(f, METRICS)
-            if mode == 'w': w.writeheader()
-            for r in rows: w.writerow({k: _fmt(r.get(k)) for k in METRICS})
-            f.flush()
-            if mode == 'w': os.fsync(f.fileno())
-        if mode == 'w': os.replace(path, self.path)
-    def add(self, **row): self._write([row], 'a')
-
-# %% ../nbs/06_train.ipynb #dd89cb3e
-def git_commit():
-    "The git commit of the aic_gpt checkout, or None (an installed package, no git)."
-    try:
-        r = subprocess.run(['git', 'rev-parse', 'HEAD'], capture_output=True, text=True, timeout=5,
-                           cwd=Path(aic_gpt.__file__).parent)
-        return r.stdout.strip() if r.returncode == 0 else None
-    except Exception: return None
-
-# %% ../nbs/06_train.ipynb #70db474c
-def run_metadata(cfg, device, model_cfg):
-    "What was run where: versions, device, git commit, the full config."
-    return dict(aic_gpt=aic_gpt.__version__, torch=torch.__version__, cuda=torch.version.cuda, python=platform.python_version(),
-                device=str(device), device_name=torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor() or platform.machine(),
-                threads=torch.get_num_threads(), git_commit=git_commit(), time=datetime.datetime.now().isoformat(timespec='seconds'),
-                config=cfg.to_dict(), model_config=model_cfg.to_dict())
-
-# %% ../nbs/06_train.ipynb #5bb2b803
-def peak_mem_mb(device):
-    "Peak memory in MiB: allocated GPU memory on CUDA, the process's peak resident memory elsewhere."
-    if device.type == 'cuda': return torch.cuda.max_memory_allocated(device) / 2**20
-    try:
-        import resource
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (2**20 if sys.platform == 'darwin' else 2**10)
-    except Exception: return float('nan')
-
-# %% ../nbs/06_train.ipynb #43eb642a
-def plot_metrics(out_dir, path='loss.png', title=None):
-    "Train and validation loss against step, the learning rate on a second axis; saved as `out_dir/path`, returned."
-    from matplotlib.figure import Figure
-    rows = read_metrics(out_dir)
-    if not rows: raise FileNotFoundError(f"{out_dir}: no metrics.csv rows to plot")
-    fig = Figure(figsize=(8, 3.2)); ax = fig.subplots()
-    ax.plot([r['step'] for r in rows], [r['train_loss'] for r in rows], lw=1, label='train loss')
-    val = [r for r in rows if r['val_loss'] is not None]
-    ax.plot([r['step'] for r in val], [r['val_loss'] for r in val], 'o-', ms=4, label='val loss')
-    ax.set(xlabel='step', ylabel='loss (nats per token)', title=title or (f"{Path(out_dir).name}: val loss {val[-1]['val_loss']:.4f}" if val else None))
-    ax2 = ax.twinx()
-    ax2.plot([r['step'] for r in rows], [r['lr'] for r in rows], color='0.6', ls='--', lw=1, label='learning rate')
-    ax2.set_ylabel('learning rate', color='0.4'); ax2.set_ylim(0, None)
-    h1, l1 = ax.get_legend_handles_labels(); h2, l2 = ax2.get_legend_handles_labels()
-    ax.legend(h1 + h2, l1 + l2, loc='upper right', fontsize=8)
-    fig.tight_layout()
-    if path: fig.savefig(Path(out_dir) / path, dpi=100)
-    return fig
-
-# %% ../nbs/06_train.ipynb #c4e88b00
+# %% ../nbs/06_train.ipynb #7c2dbb6e
 class TrainingDiverged(RuntimeError):
     "The loss, the gradients or the weights turned NaN or infinite."
 
-# %% ../nbs/06_train.ipynb #f1a2b3c4
-def nonfinite(tensors):
-    "A 0-dim bool tensor, True when any element of `tensors` is NaN or infinite (each summed in float64: no overflow)."
-    ts = [t.to_local() if hasattr(t, 'to_local') else t for t in tensors if t is not None]   # FSDP: this rank's shard
-    ts = [t.detach() for t in ts if t.numel()]
-    if not ts: return torch.zeros((), dtype=torch.bool)
-    return ~torch.stack([t.sum(dtype=torch.float64) for t in ts]).sum().isfinite()
+@patch
+def diverged(self: Run, what, save_first=False):
+    "The `TrainingDiverged` to raise: `what` went wrong and the newest (finite) checkpoint; `save_first` saves the current state first."
+    self.optimizer.zero_grad(set_to_none=True)
+    if save_first and self.step > 0 and state_is_finite(self.net, self.optimizer, self.world): self.save()
+    newest = latest_checkpoint(self.out) if self.master else None
+    where = (f"rank {self.rank} stopped with the others (rank 0's message names the newest checkpoint)" if not self.master else
+             f"the newest checkpoint, {newest} (step {load_train_state(newest)['step']}), is the last finite state"
+             if newest is not None else "no checkpoint was written")
+    msg = f"{what}; {where}. Lower learning_rate, raise warmup_iters, use grad_clip, or precision='bf16' instead of 'fp16'"
+    self.log(msg)
+    return TrainingDiverged(msg)
 
-# %% ../nbs/06_train.ipynb #f1a2b3c6
-def state_is_finite(net, optimizer, world=1):
-    "Whether the weights and every floating-point tensor of the optimizer's state are finite (the same answer on every rank)."
-    opt = (v for st in optimizer.state.values() for v in st.values() if torch.is_tensor(v) and v.is_floating_point())
-    bad = nonfinite(itertools.chain(net.parameters(), opt)).float()
-    if world > 1: dist.all_reduce(bad, op=dist.ReduceOp.MAX)
-    return not bool(bad)
+# %% ../nbs/06_train.ipynb #0734e7b4
+@patch
+def evaluate(self: Run):
+    "Loss on the same fixed windows of both splits (`eval_iters` batches each); saves `best/` when the validation loss improves."
+    cfg, t = self.cfg, time.perf_counter()
+    kw = dict(block_size=cfg.block_size, batch_size=cfg.batch_size, windows=cfg.eval_iters * cfg.batch_size, ctx=self.ctx,
+              rank=self.rank, world_size=self.world)
+    with attn_kernel_ctx(cfg.attn_kernel):
+        val, trn = evaluate(self.net, self.val_ids, seed=EVAL_SEED, **kw), evaluate(self.net, self.train_ids, seed=EVAL_SEED + 1, **kw)
+    self.log(f"step {self.step}: train loss {trn['loss']:.4f}, val loss {val['loss']:.4f} (ppl {val['ppl']:.2f}, "
+             f"acc {val['acc']:.3f}), lr {self.lr:.2e}")
+    self.val, self.t_log = val, self.t_log + time.perf_counter() - t     # evaluation time is not training time
+    if val['loss'] < self.best:
+        self.best = val['loss']
+        self.save(tag='best')
+    return val
 
-# %% ../nbs/06_train.ipynb #f1a2b3c9
-class RunLock:
-    "An exclusive lock on `out_dir` for the life of a run (`flock` on `out_dir/.lock`, released by the OS when the process dies)."
-    def __init__(self, out_dir, master=True, world=1):
-        self.path, self.master, self.world, self.f = Path(out_dir) / '.lock', master, world, None
+# %% ../nbs/06_train.ipynb #dcfb012d
+@patch
+def log_step(self: Run, loss, val=None):
+    "Add this step's loss to the interval's; every `log_interval` steps (and at evaluations) a row of metrics.csv."
+    self.loss_sum += loss; self.n_loss += 1
+    if not (self.every(self.cfg.log_interval) or val): return
+    self.train_loss = float(mean_over(self.loss_sum / self.n_loss, self.world))
+    now, tokens = time.perf_counter(), (self.step - self.step_log) * self.cfg.batch_size * self.cfg.grad_accum * self.cfg.block_size
+    self.log.row(step=self.step, train_loss=self.train_loss, val_loss=val['loss'] if val else None, lr=self.lr,
+                 tokens_per_s=tokens / max(now - self.t_log, 1e-9), peak_mem_mb=peak_mem_mb(self.device), elapsed_s=self.elapsed())
+    self.loss_sum, self.n_loss, self.t_log, self.step_log = 0.0, 0, now, self.step
 
-    def __enter__(self):
-        err = None
-        if self.master and fcntl is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            f = open(self.path, 'a+')
-            try:
-                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                f.seek(0); f.truncate()
-                f.write(f"pid {os.getpid()} on {platform.node()}, started {datetime.datetime.now().isoformat(timespec='seconds')}\n")
-                f.flush(); self.f = f
-            except BlockingIOError:
-                f.seek(0); holder = f.read().strip() or 'a process that is starting'
-                f.close()
-                err = f"{self.path.parent} is in use by another run ({holder}): wait for it, stop it, or choose another out_dir"
-        if self.world > 1:                                    # every rank learns whether rank 0 got the lock
-            flag = torch.tensor([1.0 if err else 0.0]); dist.broadcast(flag, 0)
-            if flag.item() and not err: err = f"{self.path.parent} is in use by another run"
-        if err: raise FileExistsError(err)
-        return self
-
-    def __exit__(self, *exc):
-        if self.f is not None:
-            fcntl.flock(self.f, fcntl.LOCK_UN); self.f.close(); self.f = None
-
-# %% ../nbs/06_train.ipynb #118c9274
+# %% ../nbs/06_train.ipynb #3320c02b
 @dataclass
 class TrainResult:
     "What `train` returns: where the run is, how far it got, its last losses and how it stopped."
@@ -663,399 +410,44 @@ class TrainResult:
     stopped: str        # 'done', 'sigterm'
     sample: str = ''
 
-# %% ../nbs/06_train.ipynb #13181571
-RUN_FILES = ('best', 'metrics.csv', 'train.log', 'tb', 'run.json', 'sample.txt', 'loss.png')
-
-# %% ../nbs/06_train.ipynb #e14c3f8a
-def start_or_resume(cfg, master=True, world=1):
-    "(checkpoint, its training state) to resume from, or (None, None) to start fresh; refuses to mix two runs in one `out_dir`."
-    out = Path(cfg.out_dir)
-    if master: out.mkdir(parents=True, exist_ok=True)
-    if world > 1: dist.barrier()
-    if master: clean_stale(out)
-    ckpt = latest_checkpoint(out)
-    if ckpt is not None and not cfg.resume:
-        if not cfg.overwrite:
-            raise FileExistsError(f"{out} already holds a run (newest checkpoint {ckpt.name}): pass resume=True to continue it, "
-                                  "overwrite=True to start again there, or another out_dir")
-        if world > 1: dist.barrier()
-        if master:
-            for _, p in list_checkpoints(out): shutil.rmtree(p)
-            for name in RUN_FILES:
-                p = out / name
-                if p.is_dir(): shutil.rmtree(p)
-                elif p.exists(): p.unlink()
-        if world > 1: dist.barrier()
-        return None, None
-    if ckpt is None: return None, None
-    state = load_train_state(ckpt)
-    diff = config_diff(state['config'], cfg.to_dict())
-    if diff:
-        hint = (f" (lr_decay_iters follows max_iters unless it is set: pass lr_decay_iters={state['config']['lr_decay_iters']} "
-                "to keep the old schedule)") if any(d.startswith('lr_decay_iters') for d in diff) else ''
-        raise ValueError(f"{ckpt} was made with a different config: {'; '.join(diff)}{hint}. "
-                         "Resume with the same settings, or start a new out_dir")
-    return ckpt, state
-
-# %% ../nbs/06_train.ipynb #f59c6459
-def build_model(cfg, mcfg, device, ckpt=None):
-    "A fresh `GPT(mcfg)` seeded with `cfg.seed`, or the weights of checkpoint `ckpt` (which must hold the same model)."
-    torch.manual_seed(cfg.seed)
-    if ckpt is None: return GPT(mcfg).to(device).train()
-    saved = read_config(ckpt)
-    if saved.to_dict() != mcfg.to_dict():
-        raise ValueError(f"{ckpt} holds a different model ({'; '.join(config_diff(saved.to_dict(), mcfg.to_dict(), ()))})")
-    return load_state(empty_model(mcfg, device), read_weights(ckpt / WEIGHTS_NAME), source=str(ckpt)).train()
-
-# %% ../nbs/06_train.ipynb #04c33fdf
-def restore_train_state(state, net, optimizer, scheduler, scaler, sampler, cfg, world, device):
-    "Load the optimizer, schedule, scaler, sampler and RNG states of a checkpoint; returns (step, best val loss, elapsed s)."
-    if world > 1 and cfg.parallel == 'fsdp':
-        from torch.distributed.checkpoint.state_dict import set_optimizer_state_dict, StateDictOptions
-        set_optimizer_state_dict(net, optimizer, state['optimizer'], options=StateDictOptions(full_state_dict=True))
-    else: optimizer.load_state_dict(state['optimizer'])
-    scheduler.load_state_dict(state['scheduler']); scaler.load_state_dict(state['scaler'])
-    sampler.load_state_dict(state['sampler']); set_rng_state(state['rng'], device)
-    return state['step'], state['best_val_loss'], state['elapsed_s']
-
-# %% ../nbs/06_train.ipynb #05dc5950
-def open_trackers(cfg, out):
-    "(TensorBoard writer or None, W&B run or None) as `cfg` asks and the installed packages allow."
-    tb = wb = None
-    if cfg.tensorboard:
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-            tb = SummaryWriter(str(Path(out) / 'tb'))
-        except ImportError: pass
-    if cfg.wandb:
-        try: import wandb
-        except ImportError: raise ImportError("wandb=True needs the wandb package: pip install wandb") from None
-        wb = wandb.init(mode='offline', dir=str(out), config=cfg.to_dict(), resume='allow')
-    return tb, wb
-
-# %% ../nbs/06_train.ipynb #a03348ff
-@torch.no_grad()
-def sample_text(model, tok, n_tokens, seed=1337, prompt='\n', temperature=0.8, top_k=200):
-    "`n_tokens` tokens sampled after `prompt` (nanoGPT's temperature 0.8, top-k 200), seeded, decoded."
-    dev = next(model.parameters()).device
-    g = torch.Generator(device=dev).manual_seed(seed)
-    start = torch.tensor([tok.encode(prompt) or [0]], device=dev)                 # (1, T)
-    was = model.training; model.eval()
-    try: return tok.decode(model.generate(start, n_tokens, temperature=temperature, top_k=top_k, generator=g)[0].tolist())
-    finally: model.train(was)
+@patch
+def finish(self: Run, stopped):
+    "The run's end (`stopped`: 'done' or 'sigterm'): the sample of a completed run, the last log line, the `TrainResult`."
+    cfg, elapsed, sample = self.cfg, self.elapsed(), ''
+    if stopped == 'sigterm': self.log(f"SIGTERM: saved the checkpoint at step {self.step} and stopped; resume=True continues from it")
+    if stopped == 'done' and cfg.sample_tokens and (self.master or cfg.parallel == 'fsdp'):   # FSDP: every rank gathers shards
+        sample = sample_text(self.model, self.tok, cfg.sample_tokens, cfg.seed)
+        if self.master: (self.out / 'sample.txt').write_text(sample)
+    self.log(f"{stopped}: step {self.step}" + (f", val loss {self.val['loss']:.4f}, best {self.best:.4f}" if self.val else '')
+             + f", {elapsed:.1f}s")
+    return TrainResult(self.out, self.step, self.train_loss, self.val, self.best, elapsed, stopped, sample)
 
 # %% ../nbs/06_train.ipynb #b7d3051f
 def train(cfg: TrainConfig = None, **kw):
     "Train a GPT as `cfg` (a `TrainConfig` or a dict) and keyword fields say; returns a `TrainResult`."
     cfg = TrainConfig.from_dict({**(cfg.to_dict() if isinstance(cfg, TrainConfig) else dict(cfg or {})), **kw})
     cfg = dataclasses.replace(cfg, lr_decay_iters=cfg.lr_decay_iters or cfg.max_iters)   # stored resolved in checkpoints
-    device = resolve_device(cfg.device)
-    rank, world, device = setup_distributed(device)
-    master = rank == 0
-    if cfg.batch_size % world:
-        raise ValueError(f"batch_size={cfg.batch_size} must be divisible by the number of processes ({world})")
-    if cfg.num_threads: torch.set_num_threads(cfg.num_threads)
-    precision = resolve_precision(cfg.precision, device)
-    out = Path(cfg.out_dir)
-    with RunLock(out, master, world):
-        return _train(cfg, device, rank, world, precision, out)
+    with start_run(cfg) as run:                      # device, processes, lock, resumption, data, model, optimizer, logs
+        verdict = None
+        while run.step < cfg.max_iters:
+            loss = run.forward_backward()            # grad_accum micro-batches: forward under autocast, scaled backward
+            grads_bad = clip_gradients(run.net, cfg.grad_clip, run.optimizer, run.scaler)   # is a gradient NaN or inf?
+            verdict = run.decide(loss, grads_bad)    # ONE all_reduce for all processes: diverged? SIGTERM? a timed save?
+            if verdict.diverged: raise run.diverged(verdict.diverged, save_first=verdict.save_first)
+            run.optimizer_step()                     # scaler, zero_grad, next learning rate, step += 1, the weights checked
+            val = run.evaluate() if run.every(cfg.eval_interval) else None   # fixed windows of both splits; best/
+            run.log_step(loss, val)                  # a row of metrics.csv every log_interval steps
+            if run.every(cfg.ckpt_interval) or verdict.stop or verdict.timed: run.save()
+            if verdict.stop: break
+        return run.finish('sigterm' if verdict and verdict.stop else 'done')
 
-def _train(cfg, device, rank, world, precision, out):
-    "The run itself, under the out_dir's lock."
-    master = rank == 0
-    ckpt, state = start_or_resume(cfg, master, world)
+# %% ../nbs/06_train.ipynb #c436cfe5
+# Chapters 07, 10 and 11 imported these from aic_gpt.train before they moved to chapters 05c-05f. They stay importable
+# from here until those chapters import them from aic_gpt.optim, aic_gpt.metrics and aic_gpt.runs; then delete this cell.
+from .optim import lr_at
+from .runs import load_trained, resolve_checkpoint
+from .metrics import read_metrics
 
-    # data, tokenizer, model (rank 0 tokenizes and caches first)
-    if world > 1 and not master: dist.barrier()
-    tok, train_ids, val_ids = load_data(cfg, out)
-    if world > 1 and master: dist.barrier()
-    mcfg = model_config(cfg, tok.vocab_size, device)
-    model = build_model(cfg, mcfg, device, ckpt)
-    net = wrap_model(model, cfg, world, device)
-    optimizer = make_optimizer(net, cfg, device)
-    scheduler = make_scheduler(optimizer, cfg)
-    scaler = torch.amp.GradScaler(device.type, enabled=precision == 'fp16')
-    sampler = RandomWindowSampler(train_ids, cfg.batch_size, cfg.block_size, seed=cfg.seed)   # the global batch; each rank takes its rows
-    step, best, elapsed0 = 0, float('inf'), 0.0
-    if state is not None: step, best, elapsed0 = restore_train_state(state, net, optimizer, scheduler, scaler, sampler, cfg, world, device)
-    if cfg.compile: net = torch.compile(net)
-    ctx = autocast_ctx(device, precision)
-
-    # logging
-    metrics = MetricsLog(out, step if state is not None else None) if master else None
-    logf = open(out / 'train.log', 'a') if master else None
-    def log(msg):
-        if not master: return
-        logf.write(f"{datetime.datetime.now():%H:%M:%S} {msg}\n"); logf.flush()
-        tqdm.write(msg)
-    tb, wb = open_trackers(cfg, out) if master else (None, None)
-    meta = run_metadata(cfg, device, mcfg)
-    if master:
-        (out / 'run.json').write_text(json.dumps(meta, indent=2, default=str) + '\n')
-        tok_json = json.dumps(tokenizer_spec(tok, out))                   # once: it copies a SentencePiece model
-        (out / 'tokenizer.json').write_text(tok_json + '\n')
-        log(f"{'resuming at step ' + str(step) if state else 'training'}: {mcfg.n_layer} layers x {mcfg.n_head} heads x {mcfg.n_embd}, "
-            f"{model.num_params():,} parameters, vocab {mcfg.vocab_size}, {len(train_ids):,} train / {len(val_ids):,} val tokens, "
-            f"{device}, {precision}, {world} process(es)")
-
-    def save(tag=None):
-        "A checkpoint of the state after `step` optimizer steps, only if that state is finite (every rank takes part; rank 0 writes)."
-        if not state_is_finite(net, optimizer, world):
-            raise diverged(f"the weights or the optimizer state after step {step} are not finite, so they were not saved")
-        msd, osd = full_state(net, optimizer, cfg, world)
-        if not master: return None
-        sd = state_to_save(model) if not (world > 1 and cfg.parallel == 'fsdp') else \
-            {k: v for k, v in msd.items() if not (mcfg.tie_weights and k == 'lm_head.weight')}
-        ts = dict(step=step, optimizer=osd, scheduler=scheduler.state_dict(), scaler=scaler.state_dict(),
-                  sampler=sampler.state_dict(), rng=rng_state(device), config=cfg.to_dict(), best_val_loss=best,
-                  elapsed_s=elapsed0 + time.perf_counter() - t0)
-        files = {'tokenizer.json': tok_json, 'run.json': json.dumps(meta | {'step': step}, default=str)}
-        if (out / 'tokenizer.model').exists(): files['tokenizer.model'] = out / 'tokenizer.model'
-        dst = out / (tag or f"{CKPT_PREFIX}{step:07d}")
-        write_checkpoint(dst, {k: v.contiguous() for k, v in sd.items()}, mcfg.to_dict(), ts, files,
-                         metadata=dict(step=step, git_commit=meta['git_commit']))
-        if tag is None: prune_checkpoints(out, cfg.keep_last)
-        return dst
-
-    def diverged(what, keep=False):
-        "`TrainingDiverged` naming what went wrong and the newest checkpoint; with `keep`, first save the current (finite) state."
-        optimizer.zero_grad(set_to_none=True)
-        if keep and step > 0 and state_is_finite(net, optimizer, world): save()
-        newest = latest_checkpoint(out) if master else None
-        where = (f"rank {rank} stopped with the others (rank 0's message names the newest checkpoint)" if not master else
-                 f"the newest checkpoint, {newest} (step {load_train_state(newest)['step']}), is the last finite state"
-                 if newest is not None else "no checkpoint was written")
-        msg = f"{what}; {where}. Lower learning_rate, raise warmup_iters, use grad_clip, or precision='bf16' instead of 'fp16'"
-        log(msg)
-        return TrainingDiverged(msg)
-
-    # SIGTERM: finish the step, save, stop cleanly
-    stop = {'sig': None}
-    handler_set = threading.current_thread() is threading.main_thread()
-    if handler_set: prev = signal.signal(signal.SIGTERM, lambda s, f: stop.__setitem__('sig', 'sigterm'))
-    t0 = time.perf_counter(); last_ckpt_t = t0
-    micro_b = cfg.batch_size // world
-    tokens_per_step = cfg.batch_size * cfg.grad_accum * cfg.block_size
-    eval_kw = dict(batch_size=cfg.batch_size, block_size=cfg.block_size, iters=cfg.eval_iters, device=device, ctx=ctx,
-                   rank=rank, world_size=world)
-    def run_eval():
-        with attn_kernel_ctx(cfg.attn_kernel):
-            return evaluate(net, val_ids, seed=EVAL_SEED, **eval_kw), evaluate(net, train_ids, seed=EVAL_SEED + 1, **eval_kw)
-
-    bar = tqdm(total=cfg.max_iters, initial=step, disable=not (master and cfg.progress), desc='train', unit='step',
-               dynamic_ncols=True, mininterval=1.0)
-    stopped, loss_acc, n_acc, tl, val, sample = 'done', 0.0, 0, float('nan'), {}, ''
-    t_log, step_log = time.perf_counter(), step
-    weights_bad = torch.zeros((), dtype=torch.bool, device=device)      # written after each update, read at the next decision
-    try:
-        while step < cfg.max_iters:
-            # one optimizer step: grad_accum micro-batches
-            step_loss = torch.zeros((), device=device)
-            for micro in range(cfg.grad_accum):
-                x, y = sampler.get_batch()                                  # (B_global, T) on CPU
-                x, y = x[rank * micro_b:(rank + 1) * micro_b].to(device), y[rank * micro_b:(rank + 1) * micro_b].to(device)  # (b, T)
-                sync = micro == cfg.grad_accum - 1
-                sctx = net.no_sync() if world > 1 and cfg.parallel == 'ddp' and not sync else nullcontext()
-                if world > 1 and cfg.parallel == 'fsdp': model.set_requires_gradient_sync(sync)
-                with sctx, ctx, attn_kernel_ctx(cfg.attn_kernel):
-                    loss = lm_loss(net, x, y)
-                scaler.scale(loss / cfg.grad_accum).backward()              # DDP decided at forward whether to sync
-                step_loss += loss.detach() / cfg.grad_accum
-            if cfg.grad_clip > 0:
-                scaler.unscale_(optimizer)
-                norm = torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.grad_clip)
-                grads_bad = ~torch.isfinite(norm.full_tensor() if hasattr(norm, 'full_tensor') else norm)   # FSDP: a DTensor
-            else: grads_bad = nonfinite(p.grad for p in net.parameters())
-            if precision == 'fp16': grads_bad = torch.zeros_like(grads_bad)  # the grad scaler skips steps with inf gradients
-
-            # one decision for every process: diverged (loss, gradients, the weights the last update wrote)? stop? save?
-            timed = cfg.ckpt_minutes > 0 and time.perf_counter() - last_ckpt_t > 60 * cfg.ckpt_minutes
-            flags = torch.stack([~torch.isfinite(step_loss), grads_bad, weights_bad,
-                                 torch.tensor(stop['sig'] is not None, device=device), torch.tensor(timed, device=device)])
-            if world > 1: dist.all_reduce(flags := flags.float(), op=dist.ReduceOp.MAX)
-            bad_loss, bad_grads, bad_weights, want_stop, timed = (bool(f) for f in flags.tolist())
-            if bad_weights: raise diverged(f"the update of step {step} made the weights non-finite")
-            if bad_loss or bad_grads:
-                what = ("the gradients are not finite" if not bad_loss else f"the loss is {step_loss.item()}"
-                        if not torch.isfinite(step_loss) else "the loss is not finite on another process")
-                raise diverged(f"{what} at step {step + 1} (learning rate {scheduler.get_last_lr()[0]:.3g}); stopped before the update",
-                               keep=True)
-            lr = scheduler.get_last_lr()[0]
-            scaler.step(optimizer); scaler.update()
-            optimizer.zero_grad(set_to_none=True)
-            scheduler.step()
-            step += 1
-            weights_bad = nonfinite(net.parameters())
-            bar.update(1)
-            loss_acc += step_loss; n_acc += 1
-
-            # log, evaluate, checkpoint
-            if step % cfg.log_interval == 0 or step == cfg.max_iters:
-                tl = (loss_acc / n_acc)
-                if world > 1: dist.all_reduce(tl); tl = tl / world
-                tl = float(tl); loss_acc, n_acc = 0.0, 0
-                now = time.perf_counter()
-                tps = (step - step_log) * tokens_per_step / max(now - t_log, 1e-9); t_log, step_log = now, step
-                row = dict(step=step, train_loss=tl, lr=lr, tokens_per_s=tps, peak_mem_mb=peak_mem_mb(device),
-                           elapsed_s=elapsed0 + now - t0)
-                if step % cfg.eval_interval == 0 or step == cfg.max_iters:
-                    val, trn = run_eval()
-                    row['val_loss'] = val['loss']
-                    log(f"step {step}: train loss {trn['loss']:.4f}, val loss {val['loss']:.4f} (ppl {val['ppl']:.2f}, acc {val['acc']:.3f}), lr {lr:.2e}")
-                    if val['loss'] < best:
-                        best = val['loss']
-                        save(tag='best')
-                if master:
-                    metrics.add(**row)
-                    bar.set_postfix(loss=f"{tl:.4f}", refresh=False)
-                    if tb is not None:
-                        for k in ('train_loss', 'val_loss', 'lr', 'tokens_per_s'):
-                            if row.get(k) is not None: tb.add_scalar(k, row[k], step)
-                    if wb is not None: wb.log({k: v for k, v in row.items() if v is not None}, step=step)
-            if step % cfg.ckpt_interval == 0 or step == cfg.max_iters or want_stop or timed:
-                save(); last_ckpt_t = time.perf_counter()
-            if want_stop:
-                stopped = 'sigterm'
-                log(f"SIGTERM: saved the checkpoint at step {step} and stopped; resume=True continues from it")
-                break
-        elapsed = elapsed0 + time.perf_counter() - t0
-        # every process samples under FSDP (each forward gathers the shards); rank 0 alone otherwise
-        if stopped == 'done' and cfg.sample_tokens and (master or cfg.parallel == 'fsdp'):
-            sample = sample_text(model, tok, cfg.sample_tokens, cfg.seed)
-            if master: (out / 'sample.txt').write_text(sample)
-        log(f"{stopped}: step {step}" + (f", val loss {val['loss']:.4f}, best {best:.4f}" if val else '') + f", {elapsed:.1f}s")
-    finally:
-        bar.close()
-        if handler_set: signal.signal(signal.SIGTERM, prev)
-        if master:
-            logf.close()
-            if tb is not None: tb.close()
-            if wb is not None: wb.finish()
-    return TrainResult(out, step, tl, val, best, elapsed, stopped, sample)
-
-# %% ../nbs/06_train.ipynb #4fdc7bd2
-def resolve_checkpoint(path):
-    "A checkpoint directory from a checkpoint or a run directory (its `best/`, else its newest checkpoint)."
-    p = Path(path)
-    if (p / WEIGHTS_NAME).exists(): return p
-    if (p / 'best' / WEIGHTS_NAME).exists(): return p / 'best'
-    if p.is_dir() and (ck := latest_checkpoint(p)) is not None: return ck
-    raise FileNotFoundError(f"{path}: neither a checkpoint (no {WEIGHTS_NAME}) nor a run directory with checkpoints")
-
-# %% ../nbs/06_train.ipynb #0947bea7
-def load_trained(path, device='auto', dtype=None):
-    "(model, tokenizer) from a checkpoint or run directory written by `train`."
-    ck = resolve_checkpoint(path)
-    return load_checkpoint(ck, device=resolve_device(device), dtype=dtype).eval(), load_run_tokenizer(ck)
-
-# %% ../nbs/06_train.ipynb #d9ccfb57
-@torch.no_grad()
 def eval_tokens(model, ids, block_size=None, batch_size=8, max_windows=None, progress=False):
-    "Loss, perplexity and accuracy of `model` over a token array, in consecutive non-overlapping windows."
-    T = min(block_size or model.config.block_size, model.config.block_size)
-    ids = torch.as_tensor(np.asarray(ids, dtype=np.int64))
-    n = (len(ids) - 1) // T
-    if n < 1: raise ValueError(f"{len(ids)} tokens is too short for one window of {T} + 1 tokens")
-    if max_windows: n = min(n, max_windows)
-    dev = next(model.parameters()).device
-    tot = torch.zeros(3, dtype=torch.float64)
-    for i in tqdm(range(0, n, batch_size), disable=not progress, desc='eval', unit='batch'):
-        rows = range(i, min(i + batch_size, n))
-        x = torch.stack([ids[r * T:(r + 1) * T] for r in rows]).to(dev)          # (b, T)
-        y = torch.stack([ids[r * T + 1:(r + 1) * T + 1] for r in rows]).to(dev)  # (b, T)
-        l, c, k = token_metrics(model(x), y)
-        tot += torch.tensor([l.item(), c.item(), k], dtype=torch.float64)
-    loss = (tot[0] / tot[2]).item()
-    return dict(loss=loss, ppl=math.exp(min(loss, 50)), acc=(tot[1] / tot[2]).item(), tokens=int(tot[2]), windows=n)
-
-# %% ../nbs/06_train.ipynb #85204ee8
-@command('aic-gpt-train', errors=(TrainingDiverged,))
-def train_cli(
-    config:str=None,           # a YAML file of TrainConfig fields (see configs/); the options below override it
-    model:str=None,            # preset name or GPTConfig YAML (default baby_gpt_cpu)
-    model_size:str=None,       # auto, full or cpu
-    data:str=None,             # text file (default tinyshakespeare.txt, shipped with the package)
-    tokenizer:str=None,        # char, gpt2, spm or a SentencePiece .model file
-    max_iters:int=None,        # optimizer steps
-    batch_size:int=None,       # sequences per micro-step, over all processes
-    grad_accum:int=None,       # micro-steps per optimizer step
-    block_size:int=None,       # context length
-    learning_rate:float=None,  # peak learning rate
-    optimizer:str=None,        # adamw or lion
-    eval_interval:int=None,    # steps between evaluations
-    eval_iters:int=None,       # batches per evaluation
-    device:str=None,           # auto, cpu, cuda, mps
-    precision:str=None,        # auto, fp32, bf16, fp16
-    compile:bool=None,         # torch.compile the model
-    parallel:str=None,         # ddp or fsdp under torchrun
-    seed:int=None,             # random seed
-    out_dir:str=None,          # where checkpoints, metrics.csv and train.log go
-    resume:bool=None,          # continue from the newest checkpoint in out_dir
-    overwrite:bool=None,       # start again in an out_dir that holds a run
-    set:str=None,              # more TrainConfig fields, e.g. "dropout=0.1,warmup_iters=200"
-):
-    "Train a GPT (aic_gpt.train.train); run under torchrun for several processes"
-    args = dict(locals())
-    config, extra_fields = args.pop('config'), args.pop('set')
-    args = {k: v for k, v in args.items() if v is not None}
-    extra = {}
-    for item in filter(None, (extra_fields or '').split(',')):
-        k, _, v = item.partition('=')
-        extra[k.strip()] = yaml.safe_load(v)
-    cfg = TrainConfig.from_yaml(config, **extra, **args) if config else TrainConfig.from_dict({**extra, **args})
-    r = train(cfg)
-    if dist_info()[0] == 0 and read_metrics(r.out_dir): plot_metrics(r.out_dir)
-    if r.sample: print(r.sample)
-    return r
-
-# %% ../nbs/06_train.ipynb #0e90c8bd
-@command('aic-gpt-eval')
-def eval_cli(
-    checkpoint:str,            # a checkpoint directory, or a run's out_dir (its best checkpoint)
-    *files:str,                # UTF-8 text files to evaluate on
-    block_size:int=None,       # window length (default: the model's context)
-    batch_size:int=8,          # windows per forward pass
-    max_windows:int=None,      # evaluate at most this many windows per file
-    device:str='auto',         # auto, cpu, cuda, mps
-):
-    "Loss, perplexity and next-token accuracy of a trained model on text files"
-    if not files: raise ValueError("give at least one text file to evaluate on")
-    model, tok = load_trained(checkpoint, device)
-    res = {}
-    for f in files:
-        r = eval_tokens(model, tok.encode(read_text(f)), block_size, batch_size, max_windows)
-        print(f"{f}: loss {r['loss']:.4f}  perplexity {r['ppl']:.2f}  accuracy {r['acc']:.3f}  ({r['tokens']:,} tokens)")
-        res[f] = r
-    return res
-
-# %% ../nbs/06_train.ipynb #899a2e97
-@command('aic-gpt-generate')
-def generate_cli(
-    checkpoint:str,            # a checkpoint directory, or a run's out_dir (its best checkpoint)
-    *prompt:str,               # prompts (each one a separate sample); none: a newline
-    prompt_file:str=None,      # a file of prompts, one per line
-    max_new_tokens:int=200,    # tokens to generate per prompt
-    temperature:float=0.8,     # 0 is greedy
-    top_k:int=None,            # sample from the k most likely tokens
-    top_p:float=None,          # sample from the smallest set with this much probability
-    stop:str=None,             # stop a sample at this token (one token of the tokenizer)
-    num_samples:int=1,         # samples per prompt
-    seed:int=1337,             # random seed
-    device:str='auto',         # auto, cpu, cuda, mps
-):
-    "Continue prompts with a trained model"
-    prompts = list(prompt)
-    if prompt_file: prompts += [l for l in read_text(prompt_file).splitlines() if l.strip()]
-    if not prompts: prompts = ['\n']
-    model, tok = load_trained(checkpoint, device)
-    stop_id = None
-    if stop is not None:
-        ids = tok.encode(stop)
-        if len(ids) != 1: raise ValueError(f"stop={stop!r} is {len(ids)} tokens; it must be exactly one token")
-        stop_id = ids[0]
-    g = torch.Generator(device=next(model.parameters()).device).manual_seed(seed)
-    outs = model.generate([tok.encode(p) for p in prompts for _ in range(num_samples)], max_new_tokens,
-                          temperature=temperature, top_k=top_k, top_p=top_p, stop_token_id=stop_id, generator=g)
-    texts = [tok.decode(o) for o in outs]
-    for t in texts: print(t, '\n' + '-' * 40)
-    return texts
+    "Moved: `aic_gpt.metrics.evaluate(model, ids, block_size, batch_size, max_windows=max_windows)`, every consecutive window."
+    return evaluate(model, ids, block_size, batch_size, max_windows=max_windows, progress=progress)

@@ -3,7 +3,7 @@
 4 layers x 4 heads x 128, context 64, batch 12, vocabulary 65 (Tiny Shakespeare characters), dropout 0, fp32. Both
 models train on the same batches (`aic_gpt.data.get_batch` with a seeded rng), with the same loss (cross-entropy on
 the logits), the same optimizer (fused AdamW, lr 1e-3, betas (0.9, 0.99), weight decay 0.1 on matrices only:
-`aic_gpt.train.param_groups`) and the same gradient clipping (1.0). The models run interleaved: every round trains each
+`aic_gpt.optim.param_groups`) and the same gradient clipping (1.0). The models run interleaved: every round trains each
 one for `--steps` steps, in a rotating order, after `--warmup` untimed steps each; the figures are medians over rounds.
 
 Two cases, both against the same transformers runs:
@@ -28,7 +28,7 @@ from aic_gpt.core import read_text
 from aic_gpt.data import get_batch, train_val_split
 from aic_gpt.model import GPT, GPTConfig
 from aic_gpt.tokenizer import CharTokenizer
-from aic_gpt.train import param_groups
+from aic_gpt.optim import param_groups
 
 ROOT = Path(__file__).resolve().parent.parent
 SHAPE = dict(n_layer=4, n_head=4, n_embd=128, block_size=64, batch_size=12, vocab_size=65)

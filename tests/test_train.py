@@ -16,9 +16,10 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from aic_gpt.train import (train, read_metrics, list_checkpoints, load_train_state, load_trained, eval_tokens, TrainingDiverged,
-                           TRAIN_STATE, CKPT_PREFIX)
 from aic_gpt.checkpoint import WEIGHTS_NAME, CONFIG_NAME
+from aic_gpt.runs import list_checkpoints, load_train_state, load_trained, TRAIN_STATE, CKPT_PREFIX
+from aic_gpt.metrics import read_metrics, evaluate
+from aic_gpt.train import train, TrainingDiverged
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -319,7 +320,7 @@ def test_torchrun_two_processes_follow_one(work, one_process, parallel):
     w1, w2 = model1.state_dict(), model2.state_dict()
     wdiff = max(float((w1[k] - w2[k]).abs().max()) for k in w1)
     val = tok.encode((d / 'small.txt').read_text()[-5000:])
-    l1, l2 = eval_tokens(model1, val)['loss'], eval_tokens(model2, val)['loss']
+    l1, l2 = evaluate(model1, val)['loss'], evaluate(model2, val)['loss']
     print(f"\n{parallel}: max relative difference over 30 steps {diffs}, max weight difference {wdiff:.2e}, "
           f"eval loss {l2:.6f} vs {l1:.6f}")
     assert wdiff < 1e-4 and abs(l1 - l2) < 1e-4
@@ -330,7 +331,7 @@ def test_torchrun_two_processes_follow_one(work, one_process, parallel):
 
 # ---------------------------------------------------------------------------------------------------- 6. the CLIs
 def test_command_lines(work, reference):
-    "--help of all three; eval equals eval_tokens; greedy generate is deterministic and equals model.generate; bad inputs."
+    "--help of all three; eval equals evaluate; greedy generate is deterministic and equals model.generate; bad inputs."
     d, base = work
     text = (d / 'small.txt').read_text()[-10_000:]
     (d / 'val.txt').write_text(text)
@@ -351,11 +352,11 @@ def test_command_lines(work, reference):
         assert r[name].returncode == 0 and all(o in r[name].stdout for o in opts), f"{name}:\n{r[name].stdout}\n{r[name].stderr}"
 
     model, tok = load_trained(reference, device='cpu')
-    want = eval_tokens(model, tok.encode(text))
+    want = evaluate(model, tok.encode(text))
     assert r['eval'].returncode == 0, r['eval'].stderr
     m = re.search(r'loss ([\d.]+)\s+perplexity ([\d.]+)\s+accuracy ([\d.]+)', r['eval'].stdout)
     assert m, r['eval'].stdout
-    print(f"\naic-gpt-eval: {r['eval'].stdout.strip()}\nin-process eval_tokens: {want}")
+    print(f"\naic-gpt-eval: {r['eval'].stdout.strip()}\nin-process evaluate: {want}")
     assert m.groups() == (f"{want['loss']:.4f}", f"{want['ppl']:.2f}", f"{want['acc']:.3f}")
 
     ids = model.generate(torch.tensor([tok.encode('ROMEO:')]), 40, temperature=0)[0].tolist()
@@ -380,7 +381,7 @@ def test_command_lines(work, reference):
 POISON = '''
 import itertools, os, sys, torch
 from aic_gpt.model import GPT
-from aic_gpt.train import train_cli
+from aic_gpt.cli import train_cli
 rank, at = int(os.environ.get('RANK', 0)), int(os.environ['POISON_AT'])
 calls = itertools.count(1)
 def hook(module, args, out):            # NaN logits on rank 1 only, at its `at`-th training forward
@@ -485,7 +486,7 @@ def test_the_wheel_ships_the_corpus(tmp_path):
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     elsewhere = tmp_path / 'elsewhere'; elsewhere.mkdir()
-    code = ("import sys, aic_gpt; from aic_gpt.core import find_data; from aic_gpt.train import train_cli; "
+    code = ("import sys, aic_gpt; from aic_gpt.core import find_data; from aic_gpt.cli import train_cli; "
             "print(aic_gpt.__file__); print(find_data()); "
             "sys.exit(train_cli.main(['--max-iters', '3', '--eval-interval', '3', '--set', 'eval_iters=1,sample_tokens=0,progress=False']))")
     r = subprocess.run([sys.executable, '-c', code], cwd=elsewhere, capture_output=True, text=True, timeout=300,

@@ -17,6 +17,7 @@ import html, json, os, re, shutil, subprocess, sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))   # the notebooks run here (nbdev's processing) import this checkout's aic_gpt
 KATEX_VERSION = "0.19.1"
 KATEX_CACHE = ROOT / ".cache" / "katex"
 

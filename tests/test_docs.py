@@ -3,8 +3,8 @@ traceback, no link to a page that does not exist, and no TeX left as source in i
 the offline KaTeX, the table of contents too). At a phone's width (390 px) no chapter page scrolls sideways or cuts
 content off at the right edge, and nothing is fetched from the network. Every character the pages show has a font.
 Skips, saying why, where no Chromium is installed. `pytest -s` prints a table per page: formulas rendered, raw TeX
-fragments, figures without a caption or alt text, the page's width at 390 px. `DOCS_SCREENSHOTS=dir` keeps a
-screenshot of every page (1280 px, and the whole page at 390 px)."""
+fragments, figures without a caption or alt text, the page's width at 390 px. `DOCS_SCREENSHOTS=dir` keeps the
+screenshots of every page (the top of the page at 1280 x 2000 px and at 390 x 844 px)."""
 import bisect, contextlib, functools, http.server, os, re, shutil, subprocess, sys, tempfile, threading, unicodedata
 from html.parser import HTMLParser
 from pathlib import Path
@@ -198,7 +198,7 @@ PHONE_JS = """async () => {
 }"""
 
 
-def phone_problems(context, base: str, name: str, shot: Path | None = None, full: bool = False) -> tuple[list[str], dict]:
+def phone_problems(context, base: str, name: str, shot: Path | None = None) -> tuple[list[str], dict]:
     "What is wrong with page `name` at a phone's width (a Playwright browser context of that size); what it measured."
     page, fetched = context.new_page(), []
     host = urlparse(base).netloc
@@ -210,7 +210,7 @@ def phone_problems(context, base: str, name: str, shot: Path | None = None, full
     try:
         page.goto(base + name, wait_until="load")
         m = page.evaluate(PHONE_JS)
-        if shot: page.screenshot(path=str(shot), full_page=full)
+        if shot: page.screenshot(path=str(shot))
     finally: page.close()
     problems = []
     if m["scrollWidth"] > m["clientWidth"]:
@@ -311,7 +311,7 @@ def test_phone_width(site, phone, nb, tmp_path):
     shots = os.environ.get("DOCS_SCREENSHOTS")
     shot = (Path(shots).resolve() if shots else tmp_path) / f"{nb.stem}-phone.png"
     shot.parent.mkdir(parents=True, exist_ok=True)
-    problems, m = phone_problems(phone, base, name, shot, full=bool(shots))
+    problems, m = phone_problems(phone, base, name, shot)
     STATS.setdefault(name, {})["width"] = m["scrollWidth"]
     assert not problems, "\n".join(problems)
 

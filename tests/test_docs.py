@@ -71,9 +71,10 @@ class Page(HTMLParser):
     def __init__(self):
         super().__init__()
         self.title, self.text, self.links, self.prose, self.formulas = "", [], [], [], 0
+        self.glyphs = []        # the text drawn with the system's fonts: all but the maths (KaTeX brings its own fonts)
         self.images = []        # [alt text, caption of its <figure>, in a cell's output]
         self._stack = []        # (tag, what it switches on: a subset of _in's keys)
-        self._in = dict(hidden=0, title=0, code=0, output=0, caption=0)
+        self._in = dict(hidden=0, title=0, code=0, maths=0, output=0, caption=0)
         self._figures = []      # the image records of each open <figure>
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -86,7 +87,8 @@ class Page(HTMLParser):
             if self._figures: self._figures[-1].append(rec)
         if tag in VOID: return
         on = {k for k, yes in (("hidden", tag in ("script", "style", "template")), ("title", tag == "title"),
-                               ("code", tag in CODE_TAGS or tag in ("math", "mjx-container", "svg") or bool(cls & MATHS)),
+                               ("code", tag in CODE_TAGS or tag == "svg"),
+                               ("maths", tag in ("math", "mjx-container") or bool(cls & MATHS)),
                                ("output", any(c.startswith("cell-output") for c in cls)), ("caption", tag == "figcaption")) if yes}
         for k in on: self._in[k] += 1
         if tag == "figure": self._figures.append([])
@@ -108,7 +110,8 @@ class Page(HTMLParser):
         self.text.append(data)
         if self._in["caption"] and self._figures:
             for rec in self._figures[-1]: rec[1] += data
-        if not self._in["code"]: self.prose.append(data)
+        if not self._in["maths"]: self.glyphs.append(data)
+        if not (self._in["code"] or self._in["maths"]): self.prose.append(data)
     def unlabelled_figures(self) -> int:
         "How many images in cells' outputs have neither alt text nor a caption."
         return sum(1 for alt, cap, out in self.images if out and not (alt or cap.strip()))
@@ -127,7 +130,9 @@ def serve(folder: Path):
     "Serve `folder` on a free port of 127.0.0.1; yield its base URL."
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *a): pass
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+    class Server(http.server.ThreadingHTTPServer):
+        def handle_error(self, request, client_address): pass   # a browser that closes a page mid-download is fine
+    srv = Server(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     try: yield f"http://127.0.0.1:{srv.server_address[1]}/"
     finally: srv.shutdown(); srv.server_close()
@@ -324,7 +329,7 @@ def test_fonts_cover_the_pages(site):
     missing = {}
     for nb in NOTEBOOKS:
         p = Page(); p.feed((docs / page_name(docs, nb)).read_text(encoding="utf-8"))
-        for ch in set("".join(p.text)):
+        for ch in set("".join(p.glyphs)):
             if ord(ch) > 0x7e and not cover(ch) and unicodedata.category(ch)[0] not in "CZM" and ch not in "\ufe0f\ufe0e":
                 missing.setdefault(ch, set()).add(nb.stem)
     assert not missing, ("no installed font has " + ", ".join(f"{c!r} (U+{ord(c):04X}, {sorted(p)[0]})" for c, p in sorted(missing.items())[:20])

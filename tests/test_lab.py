@@ -8,7 +8,7 @@ and workspace folders, so the checkout and the user's Jupyter set-up stay untouc
 until the notebook's kernel session has settled (Lab, opening a notebook by URL, now and then starts a second kernel
 and drops the first). Skips, saying why, where no Chromium (or no Playwright, which drives it) is installed.
 `LAB_SCREENSHOTS=dir` keeps a screenshot of each chapter after its run (else they go to pytest's tmp folder);
-`pytest -s` prints how long each chapter took.
+`pytest -s` prints how long each chapter took. A self-test runs a notebook that raises and one that never finishes.
 """
 import contextlib, json, os, re, secrets, shutil, signal, socket, subprocess, sys, time, urllib.request
 from pathlib import Path
@@ -118,7 +118,7 @@ def wait_for(page, pred, timeout: float, what: str):
     raise AssertionError(f"{what} within {timeout:.0f}s; last state: {state}")
 
 
-def settled_kernel(base: str, token: str, path: str, quiet: float = 2.0, timeout: float = 60) -> str:
+def settled_kernel(base: str, token: str, path: str, quiet: float = 1.0, timeout: float = 60) -> str:
     "The id of the kernel of the one session on `path`, once it has stayed the same for `quiet` seconds."
     deadline, last, since = time.monotonic() + timeout, None, time.monotonic()
     while time.monotonic() < deadline:
@@ -130,7 +130,7 @@ def settled_kernel(base: str, token: str, path: str, quiet: float = 2.0, timeout
     raise AssertionError(f"{path}: no single settled kernel session in {timeout:.0f}s (last: {last})")
 
 
-def run_in_lab(page, base: str, token: str, nb: str, shot: Path | None = None) -> dict:
+def run_in_lab(page, base: str, token: str, nb: str, shot: Path | None = None, timeout: float = RUN_TIMEOUT) -> dict:
     "Open `nbs/<nb>` in Lab, run all its cells from the Run menu, wait for every cell; return the final state."
     # Each chapter in a workspace of its own, so Lab restores no other notebook beside it
     path = f"nbs/{nb}"
@@ -151,7 +151,7 @@ def run_in_lab(page, base: str, token: str, nb: str, shot: Path | None = None) -
     # Run All queues every cell at once ("[*]:"), so "done" is every prompt numbered and the kernel idle, twice in a row
     # (the chapters are stored clean, every prompt "[ ]:", so a number means this run)
     done = lambda s: s["errors"] or (s["kernel"] == "idle" and all(re.fullmatch(r"\[\d+\]:", p.strip()) for p in s["prompts"]))
-    try: state = wait_for(page, done, RUN_TIMEOUT, f"{nb}: not every cell finished")
+    try: state = wait_for(page, done, timeout, f"{nb}: not every cell finished")
     except AssertionError as e:
         if shot: page.screenshot(path=str(shot))
         now = [x["kernel"]["id"] for x in api(base, "/api/sessions", token) if x["path"] == path]
@@ -193,3 +193,21 @@ def test_chapter_runs_in_lab(lab, nb):
     finally: page.close()
     assert not state["errors"], f"{nb} shows an error in JupyterLab:\n" + "\n\n".join(state["errors"])
     print(f"\n{nb}: {len(state['prompts'])} code cells ran in JupyterLab in {state['seconds']:.1f}s")
+
+
+def test_checker_catches_lab_failures(lab):
+    "The check above fails on a cell that raises (its traceback named) and on a cell that never finishes."
+    import nbformat
+    context, base, token, tmp = lab
+    for name, cells in (("_check_error.ipynb", ["print('before')", "1 / 0", "print('after')"]),
+                        ("_check_hang.ipynb", ["import time", "time.sleep(600)"])):
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+        nb.metadata["kernelspec"] = dict(name="python3", display_name="python3", language="python")
+        nbformat.write(nb, tmp / "work" / "nbs" / name)
+    page = context.new_page()
+    try:
+        state = run_in_lab(page, base, token, "_check_error.ipynb")
+        assert len(state["errors"]) == 1 and "ZeroDivisionError" in state["errors"][0] and state["errors"][0].startswith("cell 2:"), state
+        with pytest.raises(AssertionError, match="not every cell finished"):
+            run_in_lab(page, base, token, "_check_hang.ipynb", timeout=5)
+    finally: page.close()

@@ -6,7 +6,7 @@ Tiny Shakespeare; the event files are read back with TensorBoard's own `EventAcc
 as float32, so the values must equal the CSV's rounded to float32. The W&B run's data file is read back too (its
 history holds the CSV's values exactly). Skips, saying why, where tensorboard or wandb (dev extras) is not installed.
 """
-import json
+import json, time
 from pathlib import Path
 
 import numpy as np
@@ -74,9 +74,14 @@ def test_wandb_offline_run(tiny, monkeypatch):
     runs = sorted((out / "wandb").glob("offline-run-*"))
     assert len(runs) == 1, f"expected one offline run in {out / 'wandb'}, found {runs}"
     data = list(runs[0].glob("run-*.wandb"))
-    assert data and data[0].stat().st_size > 0, f"the offline run {runs[0]} has no data file"
-    records = wandb_records(data[0])
-    if records is None: return          # a data file this reader does not know: finding the run is the check then
+    assert data, f"the offline run {runs[0]} has no data file"
+    deadline = time.monotonic() + 30    # wandb's service process may still be writing the file after finish() returns
+    while True:
+        records = wandb_records(data[0])
+        if records is None: return      # a data file this reader does not know: finding the run is the check then
+        if any(rec.WhichOneof("record_type") == "exit" for rec in records): break
+        assert time.monotonic() < deadline, f"the offline run's data file {data[0]} has no exit record after 30s"
+        time.sleep(0.2)
     run = next(rec.run for rec in records if rec.WhichOneof("record_type") == "run")
     config = {u.key: json.loads(u.value_json) for u in run.config.update}
     assert config["max_iters"] == STEPS and config["model"] == base["model"], config
@@ -109,6 +114,7 @@ def wandb_records(path: Path) -> list | None:
             left = block - pos % block
             if left < 7: pos += left; continue        # a block's tail too short for a record header is padding
             n, kind = int.from_bytes(buf[pos + 4:pos + 6], "little"), buf[pos + 6]
+            if pos + 7 + n > len(buf): break            # a record still being written: the file so far
             part += buf[pos + 7:pos + 7 + n]; pos += 7 + n
             if kind in (1, 4):
                 rec = wandb_internal_pb2.Record(); rec.ParseFromString(part); out.append(rec); part = b""

@@ -209,5 +209,8 @@ def test_checker_catches_lab_failures(lab):
         state = run_in_lab(page, base, token, "_check_error.ipynb")
         assert len(state["errors"]) == 1 and "ZeroDivisionError" in state["errors"][0] and state["errors"][0].startswith("cell 2:"), state
         with pytest.raises(AssertionError, match="not every cell finished"):
-            run_in_lab(page, base, token, "_check_hang.ipynb", timeout=5)
-    finally: page.close()
+            run_in_lab(page, base, token, "_check_hang.ipynb", timeout=3)
+    finally:
+        page.close()
+        for x in api(base, "/api/sessions", token):      # stop the sleeping kernel now, not at the server's shutdown
+            if x["path"].startswith("nbs/_check_"): api(base, f"/api/sessions/{x['id']}", token, "DELETE")

@@ -41,6 +41,8 @@ test: setup
 test-slow: setup
 	NB_FLAGS="$(or $(NB_FLAGS),slow)" $(BIN)/python -m pytest
 
+# Offline: the maths is rendered at build time by a pinned KaTeX (npm katex@0.19.1), which tools/docs.py installs into
+# .cache/katex on first use (needs Node.js and npm); `nbdev-docs` instead wherever Quarto is installed.
 docs: setup
 	$(BIN)/python tools/docs.py
 

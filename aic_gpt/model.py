@@ -254,7 +254,8 @@ class Decoder:
         if not ids: raise ValueError("every prompt needs at least one token")
         if None not in self.rows: raise ValueError(f"all {len(self.rows)} rows are busy: remove a finished sequence first")
         row = self.rows.index(None)
-        self.rows[row] = Sequence(list(map(int, ids)), len(ids), max_new_tokens, (temperature, top_k, top_p, generator), frozenset(stop))
+        self.rows[row] = Sequence(list(map(int, ids)), len(ids), max_new_tokens, (temperature, top_k, top_p, generator),
+                                  frozenset(stop), done=max_new_tokens == 0)
         return row
 
     def remove(self, row):
@@ -327,7 +328,7 @@ def generate(self: GPT, idx, max_new_tokens, temperature=1.0, top_k=None, top_p=
     try:
         dec = Decoder(self, len(prompts), L + max_new_tokens, use_cache)
         for p in prompts: dec.add(p, max_new_tokens, temperature, top_k, top_p, () if stop_token_id is None else (stop_token_id,), generator)
-        while max_new_tokens and dec.active: dec.step()
+        while dec.active: dec.step()
     finally: self.train(was_training)
     outs = [s.ids for s in dec.rows]
     if ragged: return outs

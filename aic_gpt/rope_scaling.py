@@ -13,14 +13,15 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['METHODS', 'scaling_for', 'rescaled', 'Passkey', 'train_lm', 'loss_by_position', 'long_context_experiment',
-           'summarize']
+__all__ = ['METHODS', 'scaling_for', 'rescaled', 'Passkey', 'train_lm', 'long_context_experiment', 'summarize']
 
 # %% ../nbs/07_long_context.ipynb #c1ff8ccd
 from .attention import rope_inv_freq, ROPE_SCALING_TYPES, CausalSelfAttention
 from .data import get_batch, train_val_split
 from .model import GPTConfig, GPT
-from .train import TrainConfig, make_optimizer, lr_at, EVAL_SEED
+from .optim import make_optimizer, lr_at
+from .metrics import EVAL_SEED, evaluate
+from .train import TrainConfig
 
 # %% ../nbs/07_long_context.ipynb #4f912ba9
 METHODS = ('none', 'pi', 'ntk', 'dynamic', 'yarn', 'dynamic_yarn')
@@ -125,21 +126,6 @@ def train_lm(model, train_ids, steps, block_size, batch_size=16, lr=2e-3, min_lr
     model.eval()
     return losses
 
-# %% ../nbs/07_long_context.ipynb #085ebe06
-@torch.no_grad()
-def loss_by_position(model, ids, length, n_windows=64, batch_size=16, seed=EVAL_SEED):
-    "Mean next-token loss at each of `length` positions, shape (length,), over `n_windows` fixed random windows of `ids`."
-    was, dev = model.training, next(model.parameters()).device
-    model.eval()
-    rng = np.random.default_rng(seed)
-    tot = torch.zeros(length, dtype=torch.float64)
-    for i in range(0, n_windows, batch_size):
-        x, y = get_batch(ids, min(batch_size, n_windows - i), length, rng)     # (b, T)
-        logits = model(x.to(dev))                                              # (b, T, V)
-        tot += F.cross_entropy(logits.float().transpose(1, 2), y.to(dev), reduction='none').sum(0).double().cpu()
-    model.train(was)
-    return (tot / n_windows).float()
-
 # %% ../nbs/07_long_context.ipynb #34e4f83a
 def long_context_experiment(train_ids, val_ids, vocab_size, L=64, n_layer=4, n_head=4, n_embd=128, steps=2000, batch_size=12,
                             lr=2e-3, factor=4, ft_steps=None, ft_lr=None, lengths=None, n_windows=64, passkey=None,
@@ -166,7 +152,8 @@ def long_context_experiment(train_ids, val_ids, vocab_size, L=64, n_layer=4, n_h
     nets = {m: rescaled(models['rope'], m, factor if m in ('pi', 'ntk', 'yarn') else None, block_size=max(lengths)) for m in METHODS}
     nets['pi_ft'], nets['alibi'] = models['pi_ft'], models['alibi']
     t0 = time.perf_counter()
-    loss = {m: {T: loss_by_position(net, val_ids, T, n_windows) for T in lengths} for m, net in nets.items()}
+    loss = {m: {T: evaluate(net, val_ids, T, 16, n_windows, EVAL_SEED, per_position=True)['per_position'] for T in lengths}
+            for m, net in nets.items()}
     pk = {m: {T: passkey_val.accuracy(net, T, n_passkey) for T in lengths} for m, net in nets.items()} if passkey_val else {}
     times['eval'] = time.perf_counter() - t0
     return dict(loss=loss, passkey=pk, models=nets, times=times, L=L, factor=factor, lengths=lengths)

@@ -209,7 +209,7 @@ def resume_state(cfg, ckpt):
                          "Resume with the same settings, or start a new out_dir")
     return state
 
-# %% ../nbs/06_train.ipynb #168dbee1
+# %% ../nbs/06_train.ipynb #7475296b
 @dataclass(eq=False)
 class Run:
     "A training run in progress: settings, processes, data, model and optimizer, where it is, and what it reports."
@@ -246,7 +246,7 @@ class Run:
     def every(self, n): return self.step % n == 0 or self.step == self.cfg.max_iters
     def elapsed(self): return self.elapsed0 + time.perf_counter() - self.t0
 
-# %% ../nbs/06_train.ipynb #0eadf5ef
+# %% ../nbs/06_train.ipynb #e2c68339
 def build_run(cfg, rank, world, device):
     "The `Run` of `cfg` in its (locked) out_dir, fresh or resumed: data, model, optimizer, schedule, scaler, sampler, log."
     master, out = rank == 0, Path(cfg.out_dir)
@@ -267,7 +267,7 @@ def build_run(cfg, rank, world, device):
                scaler=scaler, sampler=sampler, log=log, meta=run_metadata(cfg, device, mcfg),
                tok_json=json.dumps(tokenizer_spec(tok, out)) if master else '', step=step, best=best, elapsed0=elapsed0)
 
-# %% ../nbs/06_train.ipynb #4528a683
+# %% ../nbs/06_train.ipynb #35932e97
 @contextmanager
 def start_run(cfg):
     "Set up a run as `cfg` says (device, processes, lock, `build_run`, run.json, SIGTERM handler); yield its `Run`."
@@ -291,7 +291,7 @@ def start_run(cfg):
             if handler: signal.signal(signal.SIGTERM, prev)
             run.log.close()
 
-# %% ../nbs/06_train.ipynb #b367ce52
+# %% ../nbs/06_train.ipynb #4b4d3e47
 @patch
 def forward_backward(self: Run):
     "The gradient of one optimizer step: `grad_accum` micro-batches, forward under autocast, scaled backward; the mean loss."
@@ -304,7 +304,7 @@ def forward_backward(self: Run):
         loss += micro_loss.detach() / cfg.grad_accum
     return loss
 
-# %% ../nbs/06_train.ipynb #70300fa6
+# %% ../nbs/06_train.ipynb #1625904f
 Verdict = namedtuple('Verdict', 'diverged save_first stop timed')   # diverged: what went wrong, '' when nothing did
 
 @patch
@@ -321,7 +321,7 @@ def decide(self: Run, loss, grads_bad):
         what += f" at step {self.step + 1} (learning rate {self.scheduler.get_last_lr()[0]:.3g}); stopped before the update"
     return Verdict(what, not bad_weights, stop, timed)
 
-# %% ../nbs/06_train.ipynb #eba6b6b0
+# %% ../nbs/06_train.ipynb #fadb1f76
 @patch
 def optimizer_step(self: Run):
     "The update: the scaler steps the optimizer, gradients cleared, next learning rate, step + 1; the new weights checked."
@@ -333,7 +333,7 @@ def optimizer_step(self: Run):
     self.weights_bad = nonfinite(self.net.parameters())                # read at the next decision
     self.log.tick()
 
-# %% ../nbs/06_train.ipynb #a81c6525
+# %% ../nbs/06_train.ipynb #b9da9782
 @patch
 def save(self: Run, tag=None):
     "Checkpoint the state after `step` steps (or `best/` with `tag='best'`), only from a finite state; all ranks call it, rank 0 writes."
@@ -351,7 +351,7 @@ def save(self: Run, tag=None):
         if tag is None: prune_checkpoints(self.out, self.cfg.keep_last)
     if tag is None: self.last_save = time.perf_counter()
 
-# %% ../nbs/06_train.ipynb #7c2dbb6e
+# %% ../nbs/06_train.ipynb #68a939f9
 class TrainingDiverged(RuntimeError):
     "The loss, the gradients or the weights turned NaN or infinite."
 
@@ -368,7 +368,7 @@ def diverged(self: Run, what, save_first=False):
     self.log(msg)
     return TrainingDiverged(msg)
 
-# %% ../nbs/06_train.ipynb #0734e7b4
+# %% ../nbs/06_train.ipynb #64db516e
 @patch
 def evaluate(self: Run):
     "Loss on the same fixed windows of both splits (`eval_iters` batches each); saves `best/` when the validation loss improves."
@@ -385,7 +385,7 @@ def evaluate(self: Run):
         self.save(tag='best')
     return val
 
-# %% ../nbs/06_train.ipynb #dcfb012d
+# %% ../nbs/06_train.ipynb #45d703ad
 @patch
 def log_step(self: Run, loss, val=None):
     "Add this step's loss to the interval's; every `log_interval` steps (and at evaluations) a row of metrics.csv."
@@ -397,7 +397,7 @@ def log_step(self: Run, loss, val=None):
                  tokens_per_s=tokens / max(now - self.t_log, 1e-9), peak_mem_mb=peak_mem_mb(self.device), elapsed_s=self.elapsed())
     self.loss_sum, self.n_loss, self.t_log, self.step_log = 0.0, 0, now, self.step
 
-# %% ../nbs/06_train.ipynb #3320c02b
+# %% ../nbs/06_train.ipynb #dbad6e0c
 @dataclass
 class TrainResult:
     "What `train` returns: where the run is, how far it got, its last losses and how it stopped."
@@ -441,7 +441,7 @@ def train(cfg: TrainConfig = None, **kw):
             if verdict.stop: break
         return run.finish('sigterm' if verdict and verdict.stop else 'done')
 
-# %% ../nbs/06_train.ipynb #c436cfe5
+# %% ../nbs/06_train.ipynb #5190ec65
 # Chapters 07, 10 and 11 imported these from aic_gpt.train before they moved to chapters 05c-05f. They stay importable
 # from here until those chapters import them from aic_gpt.optim, aic_gpt.metrics and aic_gpt.runs; then delete this cell.
 from .optim import lr_at

@@ -20,11 +20,12 @@ __all__ = ['stream_ids', 'text_pieces', 'stream', 'stream_chat', 'chat', 'chat_c
 # %% ../nbs/11_inference_demo.ipynb #c83dda96
 def stream_ids(model, ids, max_new_tokens, temperature=1.0, top_k=None, top_p=None, generator=None, stop=()):
     "Yield the ids `model.generate` adds to one prompt `ids`, each as soon as it is sampled (a `Decoder` of one row)."
+    check_sampling(temperature, top_k, top_p, max_new_tokens)                # bad arguments fail here, not at the first step
     ids = [int(i) for i in ids]
     if not ids: raise ValueError("the prompt is empty: give at least one token (a newline is a good start)")
     model.check_ids(torch.tensor(ids))
     dec = Decoder(model, 1, len(ids) + max_new_tokens)
-    dec.add(ids, max_new_tokens, temperature, top_k, top_p, stop, generator)   # bad arguments fail here, not at the first step
+    dec.add(ids, max_new_tokens, temperature, top_k, top_p, stop, generator)
 
     def steps():
         was_training = model.training

@@ -19,9 +19,9 @@ from .model import Decoder, swap_modules
 # %% auto #0
 __all__ = ['device_name', 'machine_info', 'synchronize', 'Timing', 'bench', 'Table', 'weight_bytes', 'kv_cache_bytes',
            'decode_bytes', 'decode_flops', 'roofline_tokens_per_s', 'measure_bandwidth', 'measure_flops', 'prefill_fn',
-           'decode_fn', 'PackedLinear', 'can_pack', 'pack_linears', 'perplexity', 'Request', 'ServeReport',
-           'check_requests', 'serve', 'make_workload', 'decode_step', 'Int8Linear', 'quantize_int8',
-           'expected_tokens_per_round', 'speculative_speedup', 'SpecStats', 'speculative_generate']
+           'decode_fn', 'PackedLinear', 'can_pack', 'pack_linears', 'Request', 'ServeReport', 'check_requests', 'serve',
+           'make_workload', 'decode_step', 'Int8Linear', 'quantize_int8', 'expected_tokens_per_round',
+           'speculative_speedup', 'SpecStats', 'speculative_generate']
 
 # %% ../nbs/08_serving_latency.ipynb #95a7225d
 def device_name(device='cpu'):
@@ -227,21 +227,6 @@ def pack_linears(model, batch_size):
         raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
     if batch_size == 1 or not can_pack(model): return model
     return _swap_linears(model, lambda l: PackedLinear(l, batch_size))
-
-# %% ../nbs/08_serving_latency.ipynb #b7d0a306
-@torch.no_grad()
-def perplexity(model, data, block_size=None, n_windows=64, batch_size=16, seed=0):
-    "exp(mean next-token cross-entropy) over `n_windows` random windows of the 1-D token ids `data`."
-    block_size = block_size or model.config.block_size
-    rng, total, n = np.random.default_rng(seed), 0.0, 0
-    dev = next(model.parameters()).device
-    model.eval()
-    while n < n_windows:
-        b = min(batch_size, n_windows - n)
-        x, y = get_batch(data, b, block_size, rng)
-        total += F.cross_entropy(model(x.to(dev)).flatten(0, 1).float(), y.to(dev).flatten(), reduction='sum').item()
-        n += b
-    return math.exp(total / (n_windows * block_size))
 
 # %% ../nbs/08_serving_latency.ipynb #c4a3ca49
 @dataclass

@@ -32,7 +32,7 @@ from .metrics import EVAL_SEED, lm_loss, evaluate, run_metadata, peak_mem_mb, Ru
 # %% auto #0
 __all__ = ['CHOICES', 'RANGES', 'RESUMABLE_CHANGES', 'CPU_SHAPE', 'BIG_ON_CPU', 'Verdict', 'TrainConfig', 'config_diff',
            'make_tokenizer', 'load_data', 'preset_params', 'model_config', 'build_model', 'resume_state', 'Run',
-           'build_run', 'start_run', 'TrainingDiverged', 'TrainResult', 'train', 'eval_tokens']
+           'build_run', 'start_run', 'TrainingDiverged', 'TrainResult', 'train']
 
 # %% ../nbs/06_train.ipynb #3229c6b3
 @dataclass
@@ -440,14 +440,3 @@ def train(cfg: TrainConfig = None, **kw):
             if run.every(cfg.ckpt_interval) or verdict.stop or verdict.timed: run.save()
             if verdict.stop: break
         return run.finish('sigterm' if verdict and verdict.stop else 'done')
-
-# %% ../nbs/06_train.ipynb #5190ec65
-# Chapters 07, 10 and 11 imported these from aic_gpt.train before they moved to chapters 05c-05f. They stay importable
-# from here until those chapters import them from aic_gpt.optim, aic_gpt.metrics and aic_gpt.runs; then delete this cell.
-from .optim import lr_at
-from .runs import load_trained, resolve_checkpoint
-from .metrics import read_metrics
-
-def eval_tokens(model, ids, block_size=None, batch_size=8, max_windows=None, progress=False):
-    "Moved: `aic_gpt.metrics.evaluate(model, ids, block_size, batch_size, max_windows=max_windows)`, every consecutive window."
-    return evaluate(model, ids, block_size, batch_size, max_windows=max_windows, progress=progress)

@@ -34,12 +34,15 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -c "from aic_gpt.core import pretrained_file; print('SmolLM2-135M-Instruct:', pretrained_file('smollm2'), '(sha256 checked)')"
 	@touch $(STAMP)
 
+# Two test processes share the machine (most tests wait on one core: Python, a subprocess, a browser); each gets its
+# share of the threads (tests/conftest.py). TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal --durations=15
 
 # the heavy cells too (`#| slow`); `gpu` cells need a GPU box: make test-slow NB_FLAGS="slow gpu"
 test-slow: setup
-	NB_FLAGS="$(or $(NB_FLAGS),slow)" $(BIN)/python -m pytest
+	NB_FLAGS="$(or $(NB_FLAGS),slow)" $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 # Offline: the maths is rendered at build time by a pinned KaTeX (npm katex@0.19.1), which tools/docs.py installs into
 # .cache/katex on first use (needs Node.js and npm); `nbdev-docs` instead wherever Quarto is installed.

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 import yaml
 
-from aic_gpt.train import train, read_metrics
+from aic_gpt.train import train
+from aic_gpt.metrics import read_metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 TAGS = ("train_loss", "val_loss", "lr")      # what metrics.csv and the trackers both hold

@@ -22,8 +22,8 @@ from .data import get_batch
 from .distributed import unwrap
 
 # %% auto #0
-__all__ = ['EVAL_SEED', 'METRICS', 'lm_loss', 'token_metrics', 'evaluate', 'read_metrics', 'MetricsLog', 'git_commit',
-           'peak_mem_mb', 'run_metadata', 'plot_metrics', 'open_trackers', 'RunLog']
+__all__ = ['EVAL_SEED', 'METRICS', 'lm_loss', 'token_metrics', 'evaluate', 'token_byte_counts', 'bits_per_byte', 'read_metrics',
+           'MetricsLog', 'git_commit', 'peak_mem_mb', 'run_metadata', 'plot_metrics', 'open_trackers', 'RunLog']
 
 # %% ../nbs/05f_metrics.ipynb #02a42442
 def lm_loss(net, x, y):
@@ -55,9 +55,10 @@ def _batches(ids, T, batch_size, windows, seed, n):
 # %% ../nbs/05f_metrics.ipynb #db45d854
 @torch.no_grad()
 def evaluate(model, ids, block_size=None, batch_size=8, windows=None, seed=0, per_position=False, max_windows=None,
-             ctx=None, rank=0, world_size=1, progress=False):
+             token_bytes=None, ctx=None, rank=0, world_size=1, progress=False):
     """Loss, perplexity and next-token accuracy on the token ids `ids`: every consecutive window (`windows=None`, at most
-    `max_windows`) or `windows` fixed random windows drawn with `seed`; `per_position` adds the mean loss at each position."""
+    `max_windows`) or `windows` fixed random windows drawn with `seed`; `per_position` adds the mean loss at each position;
+    `token_bytes` (the (V,) byte counts of `token_byte_counts`) adds bits per byte."""
     T = block_size or unwrap(model).config.block_size
     check('evaluate', problem('block_size', T, int, lo=1), problem('batch_size', batch_size, int, lo=1),
           problem('windows', windows, int, lo=1, optional=True), problem('max_windows', max_windows, int, lo=1, optional=True))
@@ -65,7 +66,8 @@ def evaluate(model, ids, block_size=None, batch_size=8, windows=None, seed=0, pe
     n = windows or min((len(ids) - 1) // T, max_windows or len(ids))
     p = next(model.parameters())
     dev = p.to_local().device if hasattr(p, 'to_local') else p.device               # FSDP: a DTensor
-    tot = torch.zeros(3 + T * per_position, dtype=torch.float64, device=dev)      # loss sum, correct, tokens[, (T,) by position]
+    nb = torch.as_tensor(token_bytes, device=dev) if token_bytes is not None else None     # (V,) bytes of each token
+    tot = torch.zeros(4 + T * per_position, dtype=torch.float64, device=dev)  # loss sum, correct, tokens, bytes[, (T,) by position]
     was = model.training; model.eval()
     for x, y in tqdm(_batches(ids, T, batch_size, windows, seed, n), total=-(-n // batch_size), disable=not progress,
                      desc='eval', unit='batch'):
@@ -73,15 +75,30 @@ def evaluate(model, ids, block_size=None, batch_size=8, windows=None, seed=0, pe
         if not len(x): continue
         with ctx or nullcontext(): logits = model(x)                             # (b, T, V)
         l, c, k = token_metrics(logits, y)
-        sums = [l.double()[None], c.double()[None], torch.tensor([k], dtype=torch.float64, device=dev)]
+        b = nb[y].sum().double()[None] if nb is not None else torch.zeros(1, dtype=torch.float64, device=dev)
+        sums = [l.double()[None], c.double()[None], torch.tensor([k], dtype=torch.float64, device=dev), b]
         if per_position: sums.append(F.cross_entropy(logits.float().transpose(1, 2), y, reduction='none').double().sum(0))
         tot += torch.cat(sums)
     model.train(was)
     if world_size > 1: dist.all_reduce(tot)
     loss = (tot[0] / tot[2]).item()
     out = dict(loss=loss, ppl=math.exp(min(loss, 50)), acc=(tot[1] / tot[2]).item(), tokens=int(tot[2]), windows=n)
-    if per_position: out['per_position'] = (tot[3:] / n).float().cpu()             # (T,)
+    if nb is not None: out.update(bytes=int(tot[3]), bpb=(tot[0] / (math.log(2) * tot[3])).item())
+    if per_position: out['per_position'] = (tot[4:] / n).float().cpu()             # (T,)
     return out
+
+# %% ../nbs/05f_metrics.ipynb #f7649855
+def token_byte_counts(tokenizer):
+    "(V,) int64: how many UTF-8 bytes each token id of `tokenizer` stands for; 0 for special tokens."
+    special = set(getattr(tokenizer, 'special_tokens', {}).values()) | {getattr(tokenizer, 'eot_token_id', None)}
+    return torch.tensor([0 if i in special else len(tokenizer.token_bytes(i)) for i in range(tokenizer.vocab_size)])
+
+def bits_per_byte(model, tokenizer, text, block_size=None, batch_size=8, max_windows=None, progress=False):
+    "`evaluate` on every consecutive window of `text` encoded by `tokenizer`, with bits per byte (`bpb`) and `bytes`."
+    check('bits_per_byte', problem('text', text, str))
+    ids = np.asarray(tokenizer.encode(text), dtype=np.int64)
+    return evaluate(model, ids, block_size, batch_size, max_windows=max_windows, progress=progress,
+                    token_bytes=token_byte_counts(tokenizer))
 
 # %% ../nbs/05f_metrics.ipynb #b2633a74
 METRICS = ['step', 'train_loss', 'val_loss', 'lr', 'tokens_per_s', 'peak_mem_mb', 'elapsed_s']

@@ -105,32 +105,47 @@ def chat_cli(
     except KeyboardInterrupt: print(file=sys.stderr)
 
 # %% ../nbs/11_inference_demo.ipynb #8973a67e
-def playground_generate(model, tok, prompt, temperature=0.8, top_k=0, top_p=1.0, max_new_tokens=200, seed=0, on_text=None):
-    "The continuation of `prompt` for the playground's settings (top_k 0: off); `on_text(text so far)` runs after each token."
+def playground_generate(model, tok, prompt, temperature=0.8, top_k=0, top_p=1.0, max_new_tokens=200, seed=0, on_text=None,
+                        history=None):
+    """The continuation of `prompt` for the playground's settings (top_k 0: off); `on_text(text so far)` runs after each
+    token. With `history` (the conversation so far, a list of messages), `prompt` is the user's next message and the text
+    is the assistant's answer (`stream_chat`)."""
+    k = None if top_k == 0 else top_k
+    if history is None: pieces = stream(model, tok, prompt, max_new_tokens, temperature, k, top_p, seed)
+    elif not prompt.strip(): raise ValueError("the message is empty: type something to say")
+    else: pieces = stream_chat(model, tok, [*history, {'role': 'user', 'content': prompt}], max_new_tokens, temperature, k, top_p, seed)
     text = ''
-    for piece in stream(model, tok, prompt, max_new_tokens, temperature, None if top_k == 0 else top_k, top_p, seed):
+    for piece in pieces:
         text += piece
         if on_text is not None: on_text(text)
     return text
 
 # %% ../nbs/11_inference_demo.ipynb #49af2253
 class Playground(W.VBox):
-    "A prompt box, sampler sliders and a Generate button whose text streams into `out` (the work is `playground_generate`)."
-    def __init__(self, model, tok, prompt="ROMEO:\n", temperature=0.8, top_k=0, top_p=0.95, max_new_tokens=200, seed=0, every=0.05):
+    """A prompt box, sampler sliders and a Generate button whose text streams into `out` (the work is `playground_generate`).
+    With a chat model (`chat`; default: the tokenizer has a chat template) it holds a conversation until New chat."""
+    def __init__(self, model, tok, prompt=None, temperature=0.8, top_k=0, top_p=0.95, max_new_tokens=200, seed=0, every=0.05,
+                 chat=None):
         self.model, self.tok, self.every = model, tok, every         # every: seconds between two redraws while streaming
+        self.chat = getattr(tok, 'chat_template', None) is not None if chat is None else chat
+        self.history = [] if self.chat else None                     # the conversation: {'role', 'content'} dicts
+        prompt = ("" if self.chat else "ROMEO:\n") if prompt is None else prompt
         st = dict(style={'description_width': '90px'}, layout=W.Layout(width='50%'))
-        self.prompt = W.Textarea(value=prompt, placeholder='a prompt', layout=W.Layout(width='100%', height='64px'))
+        self.prompt = W.Textarea(value=prompt, placeholder='a message' if self.chat else 'a prompt',
+                                 layout=W.Layout(width='100%', height='64px'))
         self.temperature = W.FloatSlider(value=temperature, min=0, max=2, step=0.05, description='temperature', **st)
         self.top_k = W.IntSlider(value=top_k, min=0, max=min(tok.vocab_size, 200), description='top-k (0: off)', **st)
         self.top_p = W.FloatSlider(value=top_p, min=0.05, max=1, step=0.05, description='top-p (1: off)', **st)
         self.max_new_tokens = W.IntSlider(value=max_new_tokens, min=1, max=1000, description='max tokens', **st)
         self.seed = W.IntText(value=seed, description='seed', style={'description_width': '90px'}, layout=W.Layout(width='200px'))
-        self.button = W.Button(description='Generate', button_style='primary', icon='play')
+        self.button = W.Button(description='Send' if self.chat else 'Generate', button_style='primary', icon='play')
+        self.new_chat = W.Button(description='New chat', icon='refresh', layout=W.Layout(display='' if self.chat else 'none'))
         self.status = W.Label()
         self.out = W.Output(layout=W.Layout(border='1px solid #ccc', padding='4px', min_height='3em'))
         self.button.on_click(self.generate)
+        self.new_chat.on_click(self.clear)
         super().__init__([self.prompt, W.HBox([self.temperature, self.top_k]), W.HBox([self.top_p, self.max_new_tokens]),
-                          W.HBox([self.seed, self.button, self.status]), self.out])
+                          W.HBox([self.seed, self.button, self.new_chat, self.status]), self.out])
 
     def settings(self):
         "The slider values, as `playground_generate` takes them."
@@ -138,10 +153,14 @@ class Playground(W.VBox):
                     max_new_tokens=self.max_new_tokens.value, seed=self.seed.value)
 
     def show(self, prompt, text, error=None):
-        "Make `out` show the prompt (bold) and the text so far, or an error message."
-        if error is None:
-            page, plain = f'<b>{html.escape(prompt)}</b>{html.escape(text)}', prompt + text
-        else: page, plain = f'<span style="color:#b00">{html.escape(error)}</span>', error
+        "Make `out` show the prompt (bold) and the text so far (in a chat: the conversation, with this turn), or an error message."
+        if error is not None: page, plain = f'<span style="color:#b00">{html.escape(error)}</span>', error
+        elif not self.chat: page, plain = f'<b>{html.escape(prompt)}</b>{html.escape(text)}', prompt + text
+        else:
+            turns = [(m['role'], m['content']) for m in self.history] + [('user', prompt), ('assistant', text)]
+            who = dict(user='You', assistant='Model', system='System')
+            page = '\n'.join(f'<b>{who[r]}:</b> {html.escape(c)}' for r, c in turns)
+            plain = '\n'.join(f'{who[r]}: {c}' for r, c in turns)
         self.out.outputs = ({'output_type': 'display_data', 'metadata': {},
                              'data': {'text/html': f'<pre style="white-space:pre-wrap;margin:0">{page}</pre>', 'text/plain': plain}},)
 
@@ -156,14 +175,22 @@ class Playground(W.VBox):
         self.button.disabled = True
         try:
             self.show(prompt, '')
-            text = playground_generate(self.model, self.tok, prompt, on_text=grow, **self.settings())
+            text = playground_generate(self.model, self.tok, prompt, on_text=grow, history=self.history, **self.settings())
             self.show(prompt, text)                                     # the final text, always
+            if self.chat:                                               # the turn joins the conversation; the box empties
+                self.history += [{'role': 'user', 'content': prompt}, {'role': 'assistant', 'content': text}]
+                self.prompt.value = ''
             dt = time.perf_counter() - t0
             self.status.value = f"{n} tokens in {dt:.2f} s ({n / dt:.0f} tokens/s)"
         except ValueError as e:
             self.show(prompt, '', error=str(e))
             self.status.value = 'error'
         finally: self.button.disabled = False
+
+    def clear(self, _=None):
+        "The New chat button: forget the conversation."
+        if self.chat: self.history = []
+        self.out.outputs, self.status.value = (), ''
 
     def _repr_mimebundle_(self, **kw):
         "The live widget, plus a static snapshot (settings and last text) for pages without a kernel."

@@ -16,13 +16,14 @@ PIP_NOISE  := ^WARNING: Location .* is ignored
 PIP        := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 LAB_ROOT   := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: help setup test test-slow docs lab train export clean-nbs readme clean
+.PHONY: help setup test test-slow docs lab train bench export clean-nbs readme clean
 
 help:
 	@echo "make train   the main job: run chapter 06 with its default (CPU-sized) parameters into out/"
 	@echo "make test    set up .venv and run the whole suite (export/clean/README checks, notebooks, tests/, docs)"
 	@echo "make docs    build the docs site into _docs/"
 	@echo "make lab     JupyterLab on 127.0.0.1"
+	@echo "make bench   the expected numbers (training against nanoGPT, decoding against transformers) into reports/bench.md"
 
 setup: $(STAMP)
 
@@ -48,6 +49,10 @@ test-slow: setup
 # .cache/katex on first use (needs Node.js and npm); `nbdev-docs` instead wherever Quarto is installed.
 docs: setup
 	$(BIN)/python tools/docs.py
+
+# Side by side with the peers on this machine (about 15 minutes on 2 cores): reports/bench.md. BENCH_ARGS="--rounds 1" is quicker.
+bench: setup
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 lab: setup
 	$(BIN)/jupyter lab --ip 127.0.0.1 --no-browser $(LAB_ROOT) --notebook-dir .

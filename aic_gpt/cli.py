@@ -30,7 +30,7 @@ def train_cli(
     grad_accum:int=None,       # micro-steps per optimizer step
     block_size:int=None,       # context length
     learning_rate:float=None,  # peak learning rate
-    optimizer:str=None,        # adamw or lion
+    optimizer:str=None,        # adamw, lion, muon or sophia
     eval_interval:int=None,    # steps between evaluations
     eval_iters:int=None,       # batches per evaluation
     device:str=None,           # auto, cpu, cuda, mps

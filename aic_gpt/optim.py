@@ -1,4 +1,4 @@
-"""AdamW and Lion, what to decay, warmup and cosine decay, gradient clipping and accumulation, mixed precision and the gradient scaler, the attention kernel
+"""AdamW, Lion, Muon and Sophia, what to decay, warmup and cosine decay, gradient clipping and accumulation, mixed precision and the gradient scaler, the attention kernel
 
 Docs: https://aic-gpt.github.io/aic_gpt/optim.html.md"""
 
@@ -9,11 +9,13 @@ from __future__ import annotations
 import math
 from contextlib import nullcontext
 import torch
+import torch.nn.functional as F
 from .core import problem, check
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'DTYPES', 'ATTN_KERNELS', 'param_groups', 'Lion', 'make_optimizer', 'lr_at', 'make_scheduler',
-           'nonfinite', 'clip_gradients', 'resolve_precision', 'autocast_ctx', 'attn_kernel_ctx']
+__all__ = ['NS_COEFFS', 'OPTIMIZERS', 'PRECISIONS', 'DTYPES', 'ATTN_KERNELS', 'param_groups', 'Lion', 'newton_schulz', 'Muon',
+           'Sophia', 'muon_groups', 'make_optimizer', 'lr_at', 'make_scheduler', 'nonfinite', 'clip_gradients',
+           'resolve_precision', 'autocast_ctx', 'attn_kernel_ctx']
 
 # %% ../nbs/05c_optim.ipynb #5d58dca7
 def param_groups(model, weight_decay):
@@ -48,14 +50,129 @@ class Lion(torch.optim.Optimizer):
                 m.lerp_(p.grad, 1 - b2)                                       # m <- b2 m + (1 - b2) g
         return loss
 
+# %% ../nbs/05c_optim.ipynb #2b6e50dc
+NS_COEFFS = (3.4445, -4.7750, 2.0315)
+
+def newton_schulz(G, steps=5, coeffs=NS_COEFFS, eps=1e-7):
+    "Approximately orthogonalise the matrix `G` (every singular value near 1, singular vectors kept): `steps` quintic Newton-Schulz steps in bfloat16."
+    a, b, c = coeffs
+    X = G.bfloat16()
+    if G.size(0) > G.size(1): X = X.T                     # (n, m) with n <= m: X X^T is the small square
+    X = X / X.norm().clamp(min=eps)                       # every singular value in (0, 1]
+    for _ in range(steps):
+        A = X @ X.T                                       # (n, n)
+        B = torch.addmm(A, A, A, beta=b, alpha=c)         # b A + c A^2
+        X = torch.addmm(X, B, X, beta=a)                  # a X + B X: p(sigma) = a sigma + b sigma^3 + c sigma^5
+    return X.T if G.size(0) > G.size(1) else X
+
+# %% ../nbs/05c_optim.ipynb #bfc623be
+class Muon(torch.optim.Optimizer):
+    "Muon (orthogonalised Nesterov momentum) on the groups with `use_muon=True` (2-D hidden matrices), AdamW on the others."
+    def __init__(self, params, lr=0.02, momentum=0.95, nesterov=True, ns_steps=5, weight_decay=0.0, betas=(0.9, 0.99),
+                 eps=1e-8, use_muon=True):
+        check('Muon', problem('lr', lr, float, lo=0, lo_open=True), problem('momentum', momentum, float, lo=0, hi=1, hi_open=True),
+              problem('ns_steps', ns_steps, int, lo=1))
+        super().__init__(params, dict(lr=lr, momentum=momentum, nesterov=nesterov, ns_steps=ns_steps, weight_decay=weight_decay,
+                                      betas=betas, eps=eps, use_muon=use_muon))
+        bad = [tuple(p.shape) for g in self.param_groups if g['use_muon'] for p in g['params'] if p.dim() != 2]
+        if bad: raise ValueError(f"Muon: the use_muon groups must hold 2-D matrices only; got shapes {bad} (put them in an AdamW group)")
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad(): loss = closure()
+        for g in self.param_groups:
+            for p in g['params']:
+                if p.grad is None: continue
+                p.mul_(1 - g['lr'] * g['weight_decay'])                       # decoupled weight decay
+                if g['use_muon']: self._muon(p, g)
+                else: self._adamw(p, g)
+        return loss
+
+    def _muon(self, p, g):
+        st = self.state[p]
+        if not st: st['momentum_buffer'] = torch.zeros_like(p)
+        buf, mu = st['momentum_buffer'], g['momentum']
+        buf.lerp_(p.grad, 1 - mu)                                             # B <- mu B + (1 - mu) G
+        u = p.grad.lerp(buf, mu) if g['nesterov'] else buf                    # U = (1 - mu) G + mu B
+        scale = max(1, p.size(0) / p.size(1)) ** 0.5                          # sqrt(max(1, n_out / n_in))
+        p.add_(newton_schulz(u, g['ns_steps']).to(p.dtype), alpha=-g['lr'] * scale)
+
+    def _adamw(self, p, g):
+        st = self.state[p]
+        if not st: st.update(step=0, exp_avg=torch.zeros_like(p), exp_avg_sq=torch.zeros_like(p))
+        (b1, b2), st['step'] = g['betas'], st['step'] + 1
+        st['exp_avg'].lerp_(p.grad, 1 - b1); st['exp_avg_sq'].mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)   # m, v
+        denom = (st['exp_avg_sq'] / (1 - b2 ** st['step'])).sqrt_().add_(g['eps'])                            # sqrt(v_hat) + eps
+        p.addcdiv_(st['exp_avg'], denom, value=-g['lr'] / (1 - b1 ** st['step']))                             # m_hat / (...)
+
+# %% ../nbs/05c_optim.ipynb #ba4e4a00
+class Sophia(torch.optim.Optimizer):
+    "SophiaG (Liu et al. 2023): momentum over a clipped diagonal Gauss-Newton curvature, re-estimated every `k` steps."
+    def __init__(self, params, lr=1e-4, betas=(0.965, 0.99), rho=0.04, weight_decay=0.1, k=10, eps=1e-15):
+        check('Sophia', problem('lr', lr, float, lo=0, lo_open=True), problem('rho', rho, float, lo=0, lo_open=True),
+              problem('k', k, int, lo=1), *(problem(f'beta{i + 1}', b, float, lo=0, hi=1, hi_open=True) for i, b in enumerate(betas)))
+        super().__init__(params, dict(lr=lr, betas=betas, rho=rho, weight_decay=weight_decay, eps=eps, tokens=1))
+        self.k = k                                                          # tokens: B of the last estimate (saved with the groups)
+
+    def _state(self, p):
+        st = self.state[p]
+        if not st: st.update(exp_avg=torch.zeros_like(p), hessian=torch.zeros_like(p))
+        return st
+
+    def estimate_hessian(self, model, x):
+        "Update h from labels sampled from `model`'s own predictions for the batch `x` (B, T); the .grad fields are left alone."
+        params = [p for g in self.param_groups for p in g['params'] if p.requires_grad]
+        logits = model(x).float()                                           # (B, T, vocab)
+        y = torch.distributions.Categorical(logits=logits.detach()).sample()   # (B, T): y_hat ~ the model
+        loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
+        grads = dict(zip(map(id, params), torch.autograd.grad(loss, params, allow_unused=True)))   # g_hat of each weight
+        with torch.no_grad():
+            for g in self.param_groups:
+                for p in g['params']:
+                    gh, b2 = grads.get(id(p)), g['betas'][1]
+                    if gh is not None: self._state(p)['hessian'].mul_(b2).addcmul_(gh, gh, value=1 - b2)   # h <- b2 h + (1-b2) g^2
+                g['tokens'] = x.numel()
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad(): loss = closure()
+        for g in self.param_groups:
+            for p in g['params']:
+                if p.grad is None: continue
+                st = self._state(p)
+                st['exp_avg'].lerp_(p.grad, 1 - g['betas'][0])                # m <- b1 m + (1 - b1) g
+                p.mul_(1 - g['lr'] * g['weight_decay'])                       # decoupled weight decay
+                ratio = (st['exp_avg'].abs() / (g['rho'] * g['tokens'] * st['hessian'] + g['eps'])).clamp_(max=1)
+                p.addcmul_(st['exp_avg'].sign(), ratio, value=-g['lr'])       # p <- p - lr sign(m) min(|m| / (rho B h), 1)
+        return loss
+
 # %% ../nbs/05c_optim.ipynb #d213f8a9
+OPTIMIZERS = ('adamw', 'lion', 'muon', 'sophia')
+
+def muon_groups(model, weight_decay, muon_lr):
+    "Muon's groups: the 2-D matrices inside the blocks (Muon, at `muon_lr`); embeddings and head (AdamW, decayed); vectors (AdamW)."
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    hidden = [p for n, p in named if p.dim() == 2 and '.h.' in f'.{n}']     # transformer.h.<i>...: attention and MLP matrices
+    ids = {id(p) for p in hidden}
+    other = [p for _, p in named if id(p) not in ids]
+    return [dict(params=hidden, use_muon=True, lr=muon_lr, weight_decay=weight_decay),
+            dict(params=[p for p in other if p.dim() >= 2], use_muon=False, weight_decay=weight_decay),
+            dict(params=[p for p in other if p.dim() < 2], use_muon=False, weight_decay=0.0)]
+
 def make_optimizer(model, cfg, device):
-    "AdamW (fused where PyTorch has it) or Lion over `param_groups`, as `cfg` says (`optimizer`, `learning_rate`, `beta1`, `beta2`, `weight_decay`)."
-    check('make_optimizer', problem('optimizer', cfg.optimizer, choices=('adamw', 'lion')))
+    "AdamW (fused where PyTorch has it), Lion, Muon (+ AdamW) or Sophia, as `cfg` says (`optimizer`, `learning_rate`, `beta1`, `beta2`, `weight_decay`, `muon_lr`)."
+    check('make_optimizer', problem('optimizer', cfg.optimizer, choices=OPTIMIZERS))
+    lr, betas = cfg.learning_rate, (cfg.beta1, cfg.beta2)
+    if cfg.optimizer == 'muon':
+        return Muon(muon_groups(model, cfg.weight_decay, getattr(cfg, 'muon_lr', 0.02)), lr=lr, betas=betas)
     groups = param_groups(model, cfg.weight_decay)
-    if cfg.optimizer == 'lion': return Lion(groups, lr=cfg.learning_rate, betas=(cfg.beta1, cfg.beta2))
-    fused = device.type in ('cuda', 'cpu')
-    return torch.optim.AdamW(groups, lr=cfg.learning_rate, betas=(cfg.beta1, cfg.beta2), fused=fused)
+    if cfg.optimizer == 'lion': return Lion(groups, lr=lr, betas=betas)
+    if cfg.optimizer == 'sophia': return Sophia(groups, lr=lr, betas=betas)
+    return torch.optim.AdamW(groups, lr=lr, betas=betas, fused=device.type in ('cuda', 'cpu'))
 
 # %% ../nbs/05c_optim.ipynb #7a7c6e37
 def lr_at(step, cfg):

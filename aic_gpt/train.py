@@ -21,8 +21,8 @@ from .tokenizer import get_tokenizer, CharTokenizer, SentencePieceTokenizer, spm
 from .data import tokenize_to_file, load_tokens, train_val_split, RandomWindowSampler
 from .model import GPTConfig, GPT, PRESETS
 from .checkpoint import state_to_save, load_state, empty_model, read_config, read_weights, WEIGHTS_NAME
-from .optim import (PRECISIONS, ATTN_KERNELS, resolve_precision, autocast_ctx, make_optimizer, make_scheduler,
-                           clip_gradients, nonfinite, attn_kernel_ctx)
+from .optim import (PRECISIONS, ATTN_KERNELS, OPTIMIZERS, Sophia, resolve_precision, autocast_ctx, make_optimizer,
+                           make_scheduler, clip_gradients, nonfinite, attn_kernel_ctx)
 from .distributed import (PARALLEL, resolve_device, setup_distributed, rank0_first, wrap_model, local_rows, grad_sync,
                                  full_state, agree, mean_over)
 from .runs import (CKPT_PREFIX, RunLock, open_run_dir, write_checkpoint, prune_checkpoints, latest_checkpoint,
@@ -49,8 +49,9 @@ class TrainConfig:
     grad_accum: int = 1              # micro-steps per optimizer step
     block_size: int = 64             # context length in tokens
     dropout: float = 0.0
-    optimizer: str = 'adamw'         # 'adamw' or 'lion'
+    optimizer: str = 'adamw'         # 'adamw', 'lion', 'muon' (AdamW for embeddings and vectors) or 'sophia'
     learning_rate: float = 2e-3      # peak learning rate (nanoGPT's recipe says 1e-3: see the chapter)
+    muon_lr: float = 0.02            # optimizer='muon': the peak rate of the block matrices (learning_rate is AdamW's, for the rest)
     min_lr: float = 2e-4             # the cosine decays to this (learning_rate / 10)
     warmup_iters: int = 100
     lr_decay_iters: int = 0          # 0: decay over max_iters
@@ -85,14 +86,14 @@ class TrainConfig:
         check('TrainConfig', *self.problems())
 
 # %% ../nbs/06_train.ipynb #66214aa4
-CHOICES = dict(model_size=('auto', 'full', 'cpu'), optimizer=('adamw', 'lion'), precision=PRECISIONS, attn_kernel=ATTN_KERNELS,
+CHOICES = dict(model_size=('auto', 'full', 'cpu'), optimizer=OPTIMIZERS, precision=PRECISIONS, attn_kernel=ATTN_KERNELS,
                parallel=PARALLEL)
 RANGES = {**{k: dict(lo=1) for k in ('max_iters', 'batch_size', 'grad_accum', 'block_size', 'eval_interval', 'eval_iters',
                                       'log_interval', 'ckpt_interval', 'vocab_size')},
           **{k: dict(lo=0) for k in ('warmup_iters', 'lr_decay_iters', 'keep_last', 'sample_tokens', 'num_threads',
                                       'weight_decay', 'grad_clip', 'ckpt_minutes')},
           **{k: dict(lo=0, hi=1, hi_open=True) for k in ('dropout', 'beta1', 'beta2')},
-          'learning_rate': dict(lo=0, lo_open=True), 'min_lr': dict(lo=0), 'val_frac': dict(lo=0, hi=1, lo_open=True, hi_open=True)}
+          'learning_rate': dict(lo=0, lo_open=True), 'muon_lr': dict(lo=0, lo_open=True), 'min_lr': dict(lo=0), 'val_frac': dict(lo=0, hi=1, lo_open=True, hi_open=True)}
 
 @patch
 def problems(self: TrainConfig):
@@ -103,6 +104,8 @@ def problems(self: TrainConfig):
     bad = [problem(f.name, getattr(self, f.name), kinds[f.type], choices=CHOICES.get(f.name), **ranges.get(f.name, {}))
            for f in fields(self)]
     if self.resume is True and self.overwrite is True: bad.append("resume=True and overwrite=True contradict each other")
+    if self.parallel == 'fsdp' and self.optimizer in ('muon', 'sophia'):   # Newton-Schulz needs whole matrices, Sophia's estimate a whole model
+        bad.append(f"optimizer={self.optimizer!r} does not work on FSDP's sharded parameters: use parallel='ddp'")
     w, d, m = self.warmup_iters, self.lr_decay_iters, self.max_iters   # a schedule that ends inside its warmup, and the run goes on
     if not any(problem('', v, int) for v in (w, d, m)) and 0 < d < min(w, m): bad.append(f"lr_decay_iters={d} must be >= warmup_iters={w}")
     return [b for b in bad if b]
@@ -302,6 +305,9 @@ def forward_backward(self: Run):
             micro_loss = lm_loss(self.net, x, y)
         self.scaler.scale(micro_loss / cfg.grad_accum).backward()
         loss += micro_loss.detach() / cfg.grad_accum
+    if isinstance(self.optimizer, Sophia) and self.step % self.optimizer.k == 0:   # Sophia's curvature estimate, every k steps
+        with self.ctx: self.optimizer.estimate_hessian(self.model, x)                   # on the last micro-batch
+        for st in self.optimizer.state.values(): st['hessian'].copy_(mean_over(st['hessian'], self.world))   # one h for all
     return loss
 
 # %% ../nbs/06_train.ipynb #1625904f

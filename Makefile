@@ -16,13 +16,14 @@ PIP_NOISE  := ^WARNING: Location .* is ignored
 PIP        := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 LAB_ROOT   := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: help setup test test-slow docs lab train bench export clean-nbs readme clean
+.PHONY: help setup test test-slow docs lab serve train bench export clean-nbs readme clean
 
 help:
 	@echo "make train   the main job: run chapter 06 with its default (CPU-sized) parameters into out/"
 	@echo "make test    set up .venv and run the whole suite (export/clean/README checks, notebooks, tests/, docs)"
 	@echo "make docs    build the docs site into _docs/"
 	@echo "make lab     JupyterLab on 127.0.0.1"
+	@echo "make serve   an OpenAI-compatible server for SmolLM2 on http://127.0.0.1:8000 (SERVE_ARGS=\"--port 8001\")"
 	@echo "make bench   the expected numbers (training against nanoGPT, decoding against transformers) into reports/bench.md"
 
 setup: $(STAMP)
@@ -56,6 +57,11 @@ bench: setup
 
 lab: setup
 	$(BIN)/jupyter lab --ip 127.0.0.1 --no-browser $(LAB_ROOT) --notebook-dir .
+
+# Chapter 12: OpenAI's chat-completions API on 127.0.0.1:8000 (Ctrl-C drains the open requests and stops).
+# More options: make serve SERVE_ARGS="--port 8001 --slots 16 --model out/shakespeare_char"
+serve: setup
+	$(BIN)/aic-gpt-serve $(SERVE_ARGS)
 
 # The main job: papermill runs chapter 06 with its default parameters (nanoGPT's CPU recipe, a few minutes on 2 cores).
 # The executed notebook goes to out/06_train.ipynb; checkpoints, metrics.csv, train.log and loss.png to out/shakespeare_char.

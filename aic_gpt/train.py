@@ -49,7 +49,7 @@ class TrainConfig:
     grad_accum: int = 1              # micro-steps per optimizer step
     block_size: int = 64             # context length in tokens
     dropout: float = 0.0
-    optimizer: str = 'adamw'         # 'adamw', 'lion', 'muon' (AdamW for embeddings and vectors) or 'sophia'
+    optimizer: str = 'muon'          # 'muon' (AdamW for embeddings and vectors), 'adamw', 'lion' or 'sophia'
     learning_rate: float = 2e-3      # peak learning rate (nanoGPT's recipe says 1e-3: see the chapter)
     muon_lr: float = 0.02            # optimizer='muon': the peak rate of the block matrices (learning_rate is AdamW's, for the rest)
     min_lr: float = 2e-4             # the cosine decays to this (learning_rate / 10)

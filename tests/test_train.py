@@ -287,7 +287,9 @@ def test_config_change_and_occupied_out_dir_are_refused(work, reference):
 def one_process(work):
     "The 1-process run the torchrun runs are compared with (dropout 0: the curves must agree to float rounding)."
     d, base = work
-    kw = {**base, 'dropout': 0.0, 'max_iters': 30, 'eval_interval': 10, 'ckpt_interval': 10}
+    # AdamW: FSDP shards every matrix (Muon needs whole ones), and the curves are compared to float rounding (Muon's
+    # bfloat16 Newton-Schulz would turn the all-reduce's 1e-7 differences into bfloat16 steps)
+    kw = {**base, 'dropout': 0.0, 'max_iters': 30, 'eval_interval': 10, 'ckpt_interval': 10, 'optimizer': 'adamw'}
     (d / 'dist.yaml').write_text(yaml.safe_dump(kw))
     train(**kw, out_dir=str(d / 'one'))
     return d / 'one'
@@ -411,7 +413,8 @@ def test_divergence_on_one_rank_stops_every_rank(work, parallel):
     (d / 'poison.py').write_text(POISON)
     t0 = time.monotonic()
     r = subprocess.run([TORCHRUN, '--standalone', '--nproc_per_node', '2', str(d / 'poison.py'), '--config', str(d / 'base.yaml'),
-                        '--out-dir', str(out), '--parallel', parallel, '--max-iters', '20', '--set', 'dropout=0.0'],
+                        '--out-dir', str(out), '--parallel', parallel, '--max-iters', '20', '--set', 'dropout=0.0',
+                        *(['--optimizer', 'adamw'] if parallel == 'fsdp' else [])],          # Muon needs whole matrices
                        capture_output=True, text=True, env={**ENV, 'POISON_AT': '7'}, timeout=180)
     took = time.monotonic() - t0
     log = (out / 'train.log').read_text()
@@ -430,7 +433,7 @@ def test_a_real_divergence_leaves_a_finite_checkpoint(work):
     checkpoint left behind is finite (weights and optimizer state) and resumes."""
     d, base = work
     out = d / 'lr1000'
-    kw = {**base, 'learning_rate': 1000.0, 'grad_clip': 0.0, 'warmup_iters': 0, 'max_iters': 50, 'lr_decay_iters': 50, 'ckpt_interval': 1,
+    kw = {**base, 'optimizer': 'adamw', 'learning_rate': 1000.0, 'grad_clip': 0.0, 'warmup_iters': 0, 'max_iters': 50, 'lr_decay_iters': 50, 'ckpt_interval': 1,
           'dropout': 0.0, 'eval_interval': 1000, 'sample_tokens': 0}
     with pytest.raises(TrainingDiverged) as e:
         train(**kw, out_dir=str(out))

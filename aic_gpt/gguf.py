@@ -118,7 +118,7 @@ def _tensor(self: GGUFFile, name) -> torch.Tensor:
 
 GGUFFile.tensor = _tensor
 
-# %% ../nbs/05a_gguf.ipynb #cf29b682
+# %% ../nbs/05a_gguf.ipynb #188d5ef6
 def quantize_q8_0(w) -> np.ndarray:
     "float32 weights (rows a multiple of 32 long) -> Q8_0 blocks: d = max|w|/127 in float16, then q = round(w/d) in int8."
     b = np.asarray(w, np.float32).reshape(-1, 32)                           # (n_blocks, 32)
@@ -128,12 +128,12 @@ def quantize_q8_0(w) -> np.ndarray:
     out = np.concatenate([d.astype('<f2').view(np.uint8), q.astype(np.int8).view(np.uint8)], axis=1)   # (n_blocks, 34)
     return out.reshape(*np.shape(w)[:-1], np.shape(w)[-1] // 32 * 34)
 
-# %% ../nbs/05a_gguf.ipynb #db167222
+# %% ../nbs/05a_gguf.ipynb #06873618
 def permute_qk(w, n_heads):
     "llama.cpp's per-head row order of a Q or K weight (n_heads * head_dim, C): row p*head_dim/2+j here is its row 2j+p (undone by `unpermute_qk`)."
     return w.reshape(n_heads, 2, w.shape[0] // n_heads // 2, *w.shape[1:]).transpose(1, 2).reshape(w.shape)
 
-# %% ../nbs/05a_gguf.ipynb #46f412cd
+# %% ../nbs/05a_gguf.ipynb #043c9389
 def gguf_family(cfg) -> str:
     "llama.cpp's architecture for a config: 'llama' (RoPE, RMSNorm, SwiGLU) or 'gpt2' (learned positions, LayerNorm, GELU)."
     if (cfg.pos_emb, cfg.norm, cfg.mlp) == ('rope', 'rmsnorm', 'swiglu'):
@@ -157,7 +157,7 @@ def gguf_name_map(cfg) -> list[tuple[str, str]]:
     block += [('attn.c_attn', 'attn_qkv'), ('mlp.c_fc', 'ffn_up')] if gpt2 else [('mlp.c_gate', 'ffn_gate'), ('mlp.c_up', 'ffn_up')]
     return m + [(f'transformer.h.{i}.{a}.{e}', f'blk.{i}.{b}.{e}') for i in range(cfg.n_layer) for a, b in block for e in ends]
 
-# %% ../nbs/05a_gguf.ipynb #d2c5f312
+# %% ../nbs/05a_gguf.ipynb #fa0d51ef
 def gguf_tensors(model) -> dict:
     "The model's tensors under llama.cpp's names, float32 numpy, (out, in): Q and K rows permuted for llama.cpp's RoPE; missing biases as zeros."
     cfg, sd = model.config, {k: v.detach().float().cpu() for k, v in model.state_dict().items()}
@@ -174,7 +174,7 @@ def gguf_tensors(model) -> dict:
                     f'blk.{i}.attn_v.weight': v}
     return {k: v.contiguous().numpy() for k, v in out.items()}
 
-# %% ../nbs/05a_gguf.ipynb #49d1161b
+# %% ../nbs/05a_gguf.ipynb #af9cf98b
 GGUF_PRE = {GPT2_SPLIT_PATTERN: 'gpt-2', GPT2_HF_PATTERN: 'gpt-2', SMOLLM_PATTERN: 'smollm'}   # our split regex -> llama.cpp's name
 
 def gguf_tokenizer_fields(tok, vocab_size) -> dict:
@@ -189,18 +189,19 @@ def gguf_tokenizer_fields(tok, vocab_size) -> dict:
     special = {i for i in tok.special_tokens.values()}
     tokens = [tok.vocab[i].decode() if i in special else ''.join(enc[b] for b in tok.vocab[i]) for i in range(tok.vocab_size)]
     tokens += [f'[PAD{i}]' for i in range(tok.vocab_size, vocab_size)]     # a model's vocabulary padded past the tokenizer's
-    eos = tok.eot_token_id if tok.eot_token_id is not None else tok.vocab_size - 1
     f = {'model': 'gpt2', 'pre': GGUF_PRE[tok.pattern], 'tokens': tokens,
          'token_type': [3 if i in special else 5 if i >= tok.vocab_size else 1 for i in range(vocab_size)],
          'merges': [f'{tokens[a]} {tokens[b]}' for (a, b), _ in sorted(tok.merges.items(), key=lambda kv: kv[1])],
-         'bos_token_id': getattr(tok, 'bos_token_id', eos), 'eos_token_id': eos, 'add_bos_token': False}
+         'add_bos_token': False}
+    if tok.eot_token_id is not None:                                      # a tokenizer without one gets none: a reader would special-case a real token
+        f |= {'bos_token_id': getattr(tok, 'bos_token_id', tok.eot_token_id), 'eos_token_id': tok.eot_token_id}
     ct = getattr(tok, 'chat_template', None)
     if ct is not None:
         f['chat_template'] = (ChatTemplate.JINJA.replace('{system}', ct.default_system) if ct.default_system is not None else
                               re.sub(r"\{% if loop\.first.*?\{% endif %\}", '', ChatTemplate.JINJA))
     return f
 
-# %% ../nbs/05a_gguf.ipynb #9183b9f8
+# %% ../nbs/05a_gguf.ipynb #d570cd6e
 GGUF_DTYPES = {'f32': (0, 0), 'f16': (1, 1), 'q8_0': (8, 7)}     # name -> (ggml type of the matrices, llama.cpp's general.file_type)
 
 def _encode(name, w, dtype):
@@ -233,7 +234,8 @@ def to_gguf(model, path, tokenizer=None, dtype='f32', name=None) -> Path:
     if tok is not None:
         w.add_tokenizer_model(tok['model']); w.add_tokenizer_pre(tok['pre']); w.add_token_list(tok['tokens'])
         w.add_token_types(tok['token_type']); w.add_token_merges(tok['merges'])
-        w.add_bos_token_id(tok['bos_token_id']); w.add_eos_token_id(tok['eos_token_id']); w.add_add_bos_token(tok['add_bos_token'])
+        w.add_add_bos_token(tok['add_bos_token'])
+        if 'eos_token_id' in tok: w.add_bos_token_id(tok['bos_token_id']); w.add_eos_token_id(tok['eos_token_id'])
         if 'chat_template' in tok: w.add_chat_template(tok['chat_template'])
     for n, t in tensors.items():
         a, ty = _encode(n, t, dtype)

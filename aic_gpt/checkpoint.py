@@ -15,13 +15,14 @@ from safetensors.torch import load_file, save_file
 from .core import pretrained_file
 from .tokenizer import get_tokenizer
 from .model import GPT, GPTConfig
-from .gguf import GGUFFile, read_gguf
+from .gguf import GGUFFile, read_gguf, gguf_name_map, to_gguf
+_all_ = ['to_gguf']                                    # written in chapter 05a, offered here with its reader
 
 # %% auto #0
 __all__ = ['WEIGHTS_NAME', 'CONFIG_NAME', 'PRETRAINED_TOKENIZERS', 'state_to_save', 'save_checkpoint', 'read_metadata',
            'read_config', 'read_weights', 'load_state', 'empty_model', 'load_checkpoint', 'config_from_hf',
            'config_to_hf', 'from_hf', 'to_hf', 'config_from_gguf', 'unpermute_qk', 'gguf_state_dict', 'from_gguf',
-           'load_pretrained']
+           'load_pretrained', 'to_gguf']
 
 # %% ../nbs/05b_checkpoints.ipynb #32b6efa1
 WEIGHTS_NAME, CONFIG_NAME = 'model.safetensors', 'config.json'
@@ -269,14 +270,18 @@ def to_hf(model):
 
 # %% ../nbs/05b_checkpoints.ipynb #05b0g002
 def config_from_gguf(g: GGUFFile) -> GPTConfig:
-    "The `GPTConfig` of a llama-architecture GGUF file."
+    "The `GPTConfig` of a GGUF file of architecture 'llama' or 'gpt2'."
     arch = g.metadata.get('general.architecture')
-    if arch != 'llama': raise ValueError(f"{g.path.name}: architecture {arch!r} is not supported; from_gguf reads 'llama' files")
+    if arch not in ('llama', 'gpt2'): raise ValueError(f"{g.path.name}: architecture {arch!r} is not supported; from_gguf reads 'llama' and 'gpt2' files")
     def m(key, default=KeyError):
         v = g.metadata.get(f'{arch}.{key}', default)
         if v is KeyError: raise ValueError(f"{g.path.name}: the metadata has no {arch}.{key}")
         return v
     n_embd, n_head = m('embedding_length'), m('attention.head_count')
+    if arch == 'gpt2':                   # learned positions, LayerNorm and GELU, with biases
+        return GPTConfig(vocab_size=g.tensors['token_embd.weight'].shape[0], block_size=m('context_length'), n_layer=m('block_count'),
+                         n_head=n_head, n_embd=n_embd, intermediate_size=m('feed_forward_length', 4 * n_embd),
+                         norm_eps=float(m('attention.layer_norm_epsilon')), tie_weights='output.weight' not in g.tensors)
     if m('rope.dimension_count', n_embd // n_head) * n_head != n_embd:
         raise ValueError(f"{g.path.name}: RoPE over part of each head (rope.dimension_count) is not supported")
     return GPTConfig(vocab_size=g.tensors['token_embd.weight'].shape[0], block_size=m('context_length'), n_layer=m('block_count'),
@@ -291,25 +296,22 @@ def unpermute_qk(w, n_heads):
     return w.reshape(n_heads, w.shape[0] // n_heads // 2, 2, *w.shape[1:]).transpose(1, 2).reshape(w.shape)
 
 # %% ../nbs/05b_checkpoints.ipynb #05b0g005
-_GGUF_BLOCK = [('ln_1.weight', 'attn_norm.weight'), ('attn.c_proj.weight', 'attn_output.weight'), ('ln_2.weight', 'ffn_norm.weight'),
-               ('mlp.c_gate.weight', 'ffn_gate.weight'), ('mlp.c_up.weight', 'ffn_up.weight'), ('mlp.c_proj.weight', 'ffn_down.weight')]
-
 def gguf_state_dict(g: GGUFFile, cfg: GPTConfig) -> dict:
-    "Our state dict from a llama GGUF's tensors (dequantized to float32): names mapped, Q and K rows put back, q|k|v fused."
-    sd = {'transformer.wte.weight': g.tensor('token_embd.weight'), 'transformer.ln_f.weight': g.tensor('output_norm.weight')}
-    if not cfg.tie_weights: sd['lm_head.weight'] = g.tensor('output.weight')
-    for i in range(cfg.n_layer):
-        ours, theirs = f'transformer.h.{i}.', f'blk.{i}.'
-        q, k = unpermute_qk(g.tensor(theirs + 'attn_q.weight'), cfg.n_head), unpermute_qk(g.tensor(theirs + 'attn_k.weight'), cfg.n_kv_heads)
-        sd[ours + 'attn.c_attn.weight'] = torch.cat([q, k, g.tensor(theirs + 'attn_v.weight')])      # rows: q, k, v
-        sd |= {ours + a: g.tensor(theirs + b) for a, b in _GGUF_BLOCK}
-    if extra := sorted(set(g.tensors) - {'output.weight', 'token_embd.weight', 'output_norm.weight'}
-                       - {f'blk.{i}.{n}' for i in range(cfg.n_layer) for n in [b for _, b in _GGUF_BLOCK] + ['attn_q.weight', 'attn_k.weight', 'attn_v.weight']}):
-        raise ValueError(f"{g.path.name}: tensors that a llama model here has no place for: {', '.join(extra[:4])}")
+    "Our state dict from a GGUF's tensors (dequantized to float32): names mapped (chapter 05a's `gguf_name_map`); a Llama's Q and K rows put back and q|k|v fused."
+    names = gguf_name_map(cfg)
+    sd, known = {ours: g.tensor(theirs) for ours, theirs in names}, {theirs for _, theirs in names}
+    if cfg.pos_emb == 'rope':
+        for i in range(cfg.n_layer):
+            b = f'blk.{i}.'
+            q, k = unpermute_qk(g.tensor(b + 'attn_q.weight'), cfg.n_head), unpermute_qk(g.tensor(b + 'attn_k.weight'), cfg.n_kv_heads)
+            sd[f'transformer.h.{i}.attn.c_attn.weight'] = torch.cat([q, k, g.tensor(b + 'attn_v.weight')])      # rows: q, k, v
+            known |= {b + f'attn_{x}.weight' for x in 'qkv'}
+    if extra := sorted(set(g.tensors) - known):
+        raise ValueError(f"{g.path.name}: tensors that a {g.metadata['general.architecture']} model here has no place for: {', '.join(extra[:4])}")
     return sd
 
 def from_gguf(path, device='cpu', dtype=torch.float32) -> GPT:
-    "A `GPT` (in eval mode) with the weights of a llama-architecture GGUF file, dequantized."
+    "A `GPT` (in eval mode) with the weights of a GGUF file of architecture 'llama' or 'gpt2', dequantized."
     g = read_gguf(path)
     cfg = config_from_gguf(g)
     return load_state(empty_model(cfg, device), gguf_state_dict(g, cfg), source=str(path)).to(dtype).eval()

@@ -9,11 +9,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
+import os, re
 import torch
-from .tokenizer import read_gguf_metadata
+from gguf import GGUFWriter, GGMLQuantizationType
+from .core import check, problem
+from .tokenizer import (read_gguf_metadata, BPETokenizer, TiktokenTokenizer, ChatTemplate, gpt2_byte_decoder,
+                               GPT2_SPLIT_PATTERN, GPT2_HF_PATTERN, SMOLLM_PATTERN)
+from .model import GPT, GPTConfig
 
 # %% auto #0
-__all__ = ['GGML_TYPES', 'DEQUANTIZE', 'TensorInfo', 'GGUFFile', 'read_gguf', 'deq_q8_0', 'deq_q4_1', 'deq_q4_0', 'dequantize']
+__all__ = ['GGML_TYPES', 'DEQUANTIZE', 'GGUF_PRE', 'GGUF_DTYPES', 'TensorInfo', 'GGUFFile', 'read_gguf', 'deq_q8_0', 'deq_q4_1',
+           'deq_q4_0', 'dequantize', 'quantize_q8_0', 'permute_qk', 'gguf_family', 'gguf_name_map', 'gguf_tensors',
+           'gguf_tokenizer_fields', 'to_gguf']
 
 # %% ../nbs/05a_gguf.ipynb #05a00007
 GGML_TYPES = {0: ('F32', 1, 4), 1: ('F16', 1, 2), 2: ('Q4_0', 32, 18), 3: ('Q4_1', 32, 20), 6: ('Q5_0', 32, 22),
@@ -110,3 +117,129 @@ def _tensor(self: GGUFFile, name) -> torch.Tensor:
     return torch.from_numpy(flat.reshape(t.shape))
 
 GGUFFile.tensor = _tensor
+
+# %% ../nbs/05a_gguf.ipynb #188d5ef6
+def quantize_q8_0(w) -> np.ndarray:
+    "float32 weights (rows a multiple of 32 long) -> Q8_0 blocks: d = max|w|/127 in float16, then q = round(w/d) in int8."
+    b = np.asarray(w, np.float32).reshape(-1, 32)                           # (n_blocks, 32)
+    d = np.abs(b).max(axis=1, keepdims=True) / 127
+    with np.errstate(divide='ignore'): x = np.abs(b * np.where(d == 0, 0, 1 / d))
+    q = np.sign(b) * (np.floor(x) + np.floor(2 * (x - np.floor(x))))        # round half away from zero
+    out = np.concatenate([d.astype('<f2').view(np.uint8), q.astype(np.int8).view(np.uint8)], axis=1)   # (n_blocks, 34)
+    return out.reshape(*np.shape(w)[:-1], np.shape(w)[-1] // 32 * 34)
+
+# %% ../nbs/05a_gguf.ipynb #06873618
+def permute_qk(w, n_heads):
+    "llama.cpp's per-head row order of a Q or K weight (n_heads * head_dim, C): row p*head_dim/2+j here is its row 2j+p (undone by `unpermute_qk`)."
+    return w.reshape(n_heads, 2, w.shape[0] // n_heads // 2, *w.shape[1:]).transpose(1, 2).reshape(w.shape)
+
+# %% ../nbs/05a_gguf.ipynb #043c9389
+def gguf_family(cfg) -> str:
+    "llama.cpp's architecture for a config: 'llama' (RoPE, RMSNorm, SwiGLU) or 'gpt2' (learned positions, LayerNorm, GELU)."
+    if (cfg.pos_emb, cfg.norm, cfg.mlp) == ('rope', 'rmsnorm', 'swiglu'):
+        if cfg.bias: raise ValueError("a Llama-family model with biases has no GGUF layout here (llama.cpp's llama has none)")
+        if cfg.rope_scaling: raise ValueError(f"rope_scaling={cfg.rope_scaling!r} is not written to GGUF here: only plain RoPE")
+        return 'llama'
+    if (cfg.pos_emb, cfg.norm, cfg.mlp) == ('learned', 'layernorm', 'gelu'):
+        if cfg.n_kv_heads != cfg.n_head: raise ValueError(f"GPT-2 has no grouped KV heads (n_kv_heads={cfg.n_kv_heads}, n_head={cfg.n_head})")
+        return 'gpt2'
+    raise ValueError(f"no GGUF architecture for pos_emb={cfg.pos_emb!r}, norm={cfg.norm!r}, mlp={cfg.mlp!r}: GGUF files here are "
+                     "the Llama family (rope, rmsnorm, swiglu) or the GPT-2 family (learned, layernorm, gelu)")
+
+def gguf_name_map(cfg) -> list[tuple[str, str]]:
+    "(our name, llama.cpp's name) of every tensor but a Llama's fused q|k|v, which is split into attn_q, attn_k, attn_v."
+    gpt2 = gguf_family(cfg) == 'gpt2'
+    ends = ('weight', 'bias') if gpt2 else ('weight',)
+    m = [('transformer.wte.weight', 'token_embd.weight')] + [(f'transformer.ln_f.{e}', f'output_norm.{e}') for e in ends]
+    if gpt2: m.append(('transformer.wpe.weight', 'position_embd.weight'))
+    if not cfg.tie_weights: m.append(('lm_head.weight', 'output.weight'))
+    block = [('ln_1', 'attn_norm'), ('attn.c_proj', 'attn_output'), ('ln_2', 'ffn_norm'), ('mlp.c_proj', 'ffn_down')]
+    block += [('attn.c_attn', 'attn_qkv'), ('mlp.c_fc', 'ffn_up')] if gpt2 else [('mlp.c_gate', 'ffn_gate'), ('mlp.c_up', 'ffn_up')]
+    return m + [(f'transformer.h.{i}.{a}.{e}', f'blk.{i}.{b}.{e}') for i in range(cfg.n_layer) for a, b in block for e in ends]
+
+# %% ../nbs/05a_gguf.ipynb #fa0d51ef
+def gguf_tensors(model) -> dict:
+    "The model's tensors under llama.cpp's names, float32 numpy, (out, in): Q and K rows permuted for llama.cpp's RoPE; missing biases as zeros."
+    cfg, sd = model.config, {k: v.detach().float().cpu() for k, v in model.state_dict().items()}
+    out = {}
+    for ours, theirs in gguf_name_map(cfg):
+        w = sd.get(ours)
+        if w is None: w = torch.zeros(sd[ours.replace('.bias', '.weight')].shape[0])   # GPT-2 family with bias=False
+        out[theirs] = w
+    if gguf_family(cfg) == 'llama':
+        hd = cfg.head_dim
+        for i in range(cfg.n_layer):
+            q, k, v = sd[f'transformer.h.{i}.attn.c_attn.weight'].split([cfg.n_head * hd, cfg.n_kv_heads * hd, cfg.n_kv_heads * hd])
+            out |= {f'blk.{i}.attn_q.weight': permute_qk(q, cfg.n_head), f'blk.{i}.attn_k.weight': permute_qk(k, cfg.n_kv_heads),
+                    f'blk.{i}.attn_v.weight': v}
+    return {k: v.contiguous().numpy() for k, v in out.items()}
+
+# %% ../nbs/05a_gguf.ipynb #af9cf98b
+GGUF_PRE = {GPT2_SPLIT_PATTERN: 'gpt-2', GPT2_HF_PATTERN: 'gpt-2', SMOLLM_PATTERN: 'smollm'}   # our split regex -> llama.cpp's name
+
+def gguf_tokenizer_fields(tok, vocab_size) -> dict:
+    "tokenizer.ggml.* of a byte-level BPE tokenizer: tokens spelled in GPT-2's byte alphabet, merges, types, ids, chat template."
+    if isinstance(tok, TiktokenTokenizer) and tok.name == 'gpt2': tok = BPETokenizer.from_gpt2()   # the same ids, with merges
+    if not isinstance(tok, BPETokenizer):
+        raise ValueError(f"GGUF needs a byte-level BPE tokenizer (BPETokenizer, or get_tokenizer('gpt2')), got {type(tok).__name__} "
+                         f"{getattr(tok, 'name', '')!r}: llama.cpp and transformers read a vocabulary of byte strings and merges")
+    if tok.pattern not in GGUF_PRE: raise ValueError(f"the tokenizer's split pattern has no llama.cpp name; known: {', '.join(set(GGUF_PRE.values()))}")
+    if tok.vocab_size > vocab_size: raise ValueError(f"the tokenizer has {tok.vocab_size} tokens, the model only {vocab_size}")
+    enc = {b: c for c, b in gpt2_byte_decoder().items()}                  # byte -> printable character
+    special = {i for i in tok.special_tokens.values()}
+    tokens = [tok.vocab[i].decode() if i in special else ''.join(enc[b] for b in tok.vocab[i]) for i in range(tok.vocab_size)]
+    tokens += [f'[PAD{i}]' for i in range(tok.vocab_size, vocab_size)]     # a model's vocabulary padded past the tokenizer's
+    f = {'model': 'gpt2', 'pre': GGUF_PRE[tok.pattern], 'tokens': tokens,
+         'token_type': [3 if i in special else 5 if i >= tok.vocab_size else 1 for i in range(vocab_size)],
+         'merges': [f'{tokens[a]} {tokens[b]}' for (a, b), _ in sorted(tok.merges.items(), key=lambda kv: kv[1])],
+         'add_bos_token': False}
+    if tok.eot_token_id is not None:                                      # a tokenizer without one gets none: a reader would special-case a real token
+        f |= {'bos_token_id': getattr(tok, 'bos_token_id', tok.eot_token_id), 'eos_token_id': tok.eot_token_id}
+    ct = getattr(tok, 'chat_template', None)
+    if ct is not None:
+        f['chat_template'] = (ChatTemplate.JINJA.replace('{system}', ct.default_system) if ct.default_system is not None else
+                              re.sub(r"\{% if loop\.first.*?\{% endif %\}", '', ChatTemplate.JINJA))
+    return f
+
+# %% ../nbs/05a_gguf.ipynb #d570cd6e
+GGUF_DTYPES = {'f32': (0, 0), 'f16': (1, 1), 'q8_0': (8, 7)}     # name -> (ggml type of the matrices, llama.cpp's general.file_type)
+
+def _encode(name, w, dtype):
+    "(array, raw ggml type) of one tensor: vectors stay float32 (llama.cpp's rule); Q8_0 needs rows of whole blocks, else float16."
+    if w.ndim == 1 or dtype == 'f32': return w.astype(np.float32), 0
+    if dtype == 'q8_0' and w.shape[-1] % 32 == 0: return quantize_q8_0(w), 8
+    return w.astype(np.float16), 1
+
+def to_gguf(model, path, tokenizer=None, dtype='f32', name=None) -> Path:
+    "Write `model` (and its byte-level BPE `tokenizer`) as a GGUF file llama.cpp, Ollama and transformers read; `dtype`: 'f32', 'f16' or 'q8_0'."
+    model = getattr(model, '_orig_mod', model)
+    if not isinstance(model, GPT): raise TypeError(f"to_gguf takes an aic_gpt GPT, got {type(model).__name__}")
+    check('to_gguf', problem('dtype', dtype, choices=tuple(GGUF_DTYPES)))
+    path = Path(path)
+    if not path.parent.is_dir(): raise FileNotFoundError(f"{path}: the directory {path.parent} does not exist")
+    cfg = model.config
+    arch = gguf_family(cfg)
+    tok = None if tokenizer is None else gguf_tokenizer_fields(tokenizer, cfg.vocab_size)
+    tensors = gguf_tensors(model)
+    ff = tensors['blk.0.ffn_up.weight'].shape[0]
+    tmp = path.with_name(path.name + '.tmp')
+    w = GGUFWriter(str(tmp), arch)
+    w.add_name(name or path.stem); w.add_file_type(GGUF_DTYPES[dtype][1])
+    w.add_context_length(cfg.block_size); w.add_embedding_length(cfg.n_embd); w.add_block_count(cfg.n_layer)
+    w.add_feed_forward_length(ff); w.add_head_count(cfg.n_head); w.add_vocab_size(cfg.vocab_size)
+    if arch == 'llama':
+        w.add_head_count_kv(cfg.n_kv_heads); w.add_rope_freq_base(float(cfg.rope_theta))
+        w.add_rope_dimension_count(cfg.head_dim); w.add_layer_norm_rms_eps(float(cfg.norm_eps))
+    else: w.add_layer_norm_eps(float(cfg.norm_eps))
+    if tok is not None:
+        w.add_tokenizer_model(tok['model']); w.add_tokenizer_pre(tok['pre']); w.add_token_list(tok['tokens'])
+        w.add_token_types(tok['token_type']); w.add_token_merges(tok['merges'])
+        w.add_add_bos_token(tok['add_bos_token'])
+        if 'eos_token_id' in tok: w.add_bos_token_id(tok['bos_token_id']); w.add_eos_token_id(tok['eos_token_id'])
+        if 'chat_template' in tok: w.add_chat_template(tok['chat_template'])
+    for n, t in tensors.items():
+        a, ty = _encode(n, t, dtype)
+        w.add_tensor(n, a, raw_dtype=GGMLQuantizationType(ty) if ty == 8 else None)
+    w.write_header_to_file(); w.write_kv_data_to_file(); w.write_tensors_to_file(); w.close()
+    os.replace(tmp, path)
+    return path

@@ -396,12 +396,12 @@ def read_gguf_metadata(path) -> tuple[dict, GGUFReader, int]:
 # %% ../nbs/01_tokenizer.ipynb #e0c01006
 GPT2_HF_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""   # transformers' ByteLevel split
 SMOLLM_PATTERN = r"""\p{N}|'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?[^\s\p{L}\p{N}]+|\s+(?![^\s\p{N}])|\s+"""   # digits alone
-PRE_TOKENIZERS = {'gpt2': GPT2_HF_PATTERN, 'smollm': SMOLLM_PATTERN}
+PRE_TOKENIZERS = {'gpt2': GPT2_HF_PATTERN, 'gpt-2': GPT2_HF_PATTERN, 'smollm': SMOLLM_PATTERN}   # 'gpt-2': llama.cpp's name for GPT-2's
 
 # %% ../nbs/01_tokenizer.ipynb #e0c01008
 @patch(cls_method=True)
 def from_gguf(cls:BPETokenizer, path, pre:str|None=None) -> BPETokenizer:
-    "The byte-level BPE tokenizer stored in a GGUF file, with its special tokens, its chat template and its pre-tokenizer (`pre`: 'smollm' or 'gpt2'; default the file's)."
+    "The byte-level BPE tokenizer stored in a GGUF file, with its special tokens, its chat template and its pre-tokenizer (`pre`: 'smollm' or 'gpt-2'; default the file's)."
     meta = read_gguf_metadata(path)[0]
     if meta.get('tokenizer.ggml.model') != 'gpt2':
         raise ValueError(f"{path}: tokenizer.ggml.model is {meta.get('tokenizer.ggml.model')!r}; only byte-level BPE ('gpt2') is supported")

@@ -1,7 +1,7 @@
 """`make bench`: the expected numbers, measured side by side on this machine, written to reports/bench.md.
 
 1. Training: nanoGPT's CPU recipe (the peer in ../shared/peers/nanogpt, run as its README runs it) against
-   `aic-gpt-train` with no options (the default run of `make train`), and with `--optimizer muon`, in interleaved rounds
+   `aic-gpt-train` with no options (the default run of `make train`: Muon), and with `--optimizer adamw`, in interleaved rounds
    (the order rotates). Each is timed as the user waits for it: the whole process, start-up included. For ours, the
    time to nanoGPT's validation loss (1.8857) is the process start-up plus the run's elapsed time at the first
    evaluation at or below it (evaluations every 250 steps, as in the default run); for nanoGPT it is its whole run (the
@@ -58,7 +58,7 @@ def training(rounds, iters):
     if not PEER.exists():
         return f"nanoGPT's recipe was not run: {PEER} is missing (the peers live beside the repository on the project's machines).\n"
     cases = {'nanoGPT (peer)': lambda: run_nanogpt(iters), 'aic-gpt-train (default)': lambda: run_ours(iters),
-             'aic-gpt-train --optimizer muon': lambda: run_ours(iters, '--optimizer', 'muon')}
+             'aic-gpt-train --optimizer adamw': lambda: run_ours(iters, '--optimizer', 'adamw')}
     res = {k: [] for k in cases}
     names = list(cases)
     for r in range(rounds):

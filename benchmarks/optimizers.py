@@ -8,7 +8,7 @@ Runs are sequential, each with a fixed thread count; the table goes to reports/o
 
     python benchmarks/optimizers.py [--iters 2000 --threads 1 --only muon,adamw]
 """
-import argparse, csv, json, time
+import argparse, csv, json, re, time
 from pathlib import Path
 
 from aic_gpt.train import train
@@ -27,15 +27,25 @@ RUNS = [('AdamW lr 1e-3 (nanoGPT)', 'adamw', dict(learning_rate=1e-3, min_lr=1e-
 QUICK = ['AdamW lr 2e-3 (default)', 'Lion lr 6.7e-4, wd 0.3', 'Muon 0.02 + AdamW 2e-3', 'Muon 0.05 + AdamW 2e-3', 'Sophia lr 5e-4']
 
 
-def one(name, opt, kw, iters, threads, out, a_eval=100):
-    t0 = time.perf_counter()
-    r = train(optimizer=opt, max_iters=iters, eval_interval=a_eval, eval_iters=50, out_dir=str(out), overwrite=True, progress=False,
-              sample_tokens=0, num_threads=threads, tensorboard=False, **kw)
-    wall = time.perf_counter() - t0
-    rows = [row for row in csv.DictReader(open(out / 'metrics.csv')) if row['val_loss']]
-    hit = next((row for row in rows if float(row['val_loss']) <= NANOGPT_VAL), None)
-    return dict(name=name, optimizer=opt, **kw, val=r.val['loss'], best=r.best, wall_s=wall, ms_per_step=1000 * r.elapsed / r.step,
+def summary(name, opt, kw, out, wall=None):
+    "The figures of a finished run in `out` (its metrics.csv and train.log)."
+    rows = list(csv.DictReader(open(out / 'metrics.csv')))
+    evals = [row for row in rows if row['val_loss']]
+    hit = next((row for row in evals if float(row['val_loss']) <= NANOGPT_VAL), None)
+    last = rows[-1]
+    return dict(name=name, optimizer=opt, **kw, val=float(evals[-1]['val_loss']), steps=int(last['step']),
+                wall_s=wall or float(last['elapsed_s']), ms_per_step=1000 * float(last['elapsed_s']) / int(last['step']),
                 step_to_nanogpt=int(hit['step']) if hit else None, s_to_nanogpt=float(hit['elapsed_s']) if hit else None)
+
+
+def one(name, opt, kw, iters, threads, out, a_eval=100, reuse=False):
+    done = out / 'metrics.csv'
+    if reuse and done.exists() and list(csv.DictReader(open(done)))[-1]['step'] == str(iters):
+        return summary(name, opt, kw, out)
+    t0 = time.perf_counter()
+    train(optimizer=opt, max_iters=iters, eval_interval=a_eval, eval_iters=50, out_dir=str(out), overwrite=True, progress=False,
+          sample_tokens=0, num_threads=threads, tensorboard=False, **kw)
+    return summary(name, opt, kw, out, time.perf_counter() - t0)
 
 
 def table(res):
@@ -52,6 +62,7 @@ if __name__ == '__main__':
     ap.add_argument('--iters', type=int, default=2000)
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--eval', type=int, default=100, help='steps between evaluations')
+    ap.add_argument('--reuse', action='store_true', help='take finished runs from their folders instead of training again')
     ap.add_argument('--only', default='', help='comma-separated optimizers to run (default: all)')
     ap.add_argument('--quick', action='store_true', help='one or two rates per optimizer: ' + '; '.join(QUICK))
     ap.add_argument('--out', default=str(ROOT / 'reports' / 'optimizers'))
@@ -59,7 +70,8 @@ if __name__ == '__main__':
     res, out = [], Path(a.out)
     for name, opt, kw in RUNS:
         if (a.only and opt not in a.only.split(',')) or (a.quick and name not in QUICK): continue
-        res.append(one(name, opt, kw, a.iters, a.threads, Path('/tmp') / f'aic_opt_{opt}_{len(res)}', a.eval))
+        slug = re.sub(r'[^a-z0-9]+', '_', name.lower()).strip('_')
+        res.append(one(name, opt, kw, a.iters, a.threads, Path('/tmp') / f'aic_opt_{slug}', a.eval, a.reuse))
         print(json.dumps(res[-1]), flush=True)
         out.parent.mkdir(exist_ok=True)
         out.with_suffix('.json').write_text(json.dumps(res, indent=1))

@@ -18,8 +18,8 @@ from .checkpoint import config_from_gguf, unpermute_qk, empty_model, load_state,
 from .serving import Int8Linear, Table, kv_cache_bytes, machine_info, measure_bandwidth, weight_bytes
 
 # %% auto #0
-__all__ = ['INT4_OPS', 'q4_1_fields', 'int4_op', 'int4_problem', 'int4_available', 'Int4Linear', 'InDtype', 'gguf_sources',
-           'speed_up', 'load_int4', 'held_bytes', 'decode_paths', 'decode_benchmark']
+__all__ = ['INT4_OPS', 'q4_1_fields', 'int4_op', 'int4_problem', 'int4_available', 'Int4Linear', 'quantize_int4', 'InDtype',
+           'gguf_sources', 'speed_up', 'load_int4', 'held_bytes', 'decode_paths', 'decode_benchmark']
 
 # %% ../nbs/08a_quantization.ipynb #2d17f084
 def q4_1_fields(blocks):
@@ -92,7 +92,9 @@ class Int4Linear(nn.Module):
         wg = w.view(N, K // group_size, group_size)                    # (N, K/G, G)
         m = wg.amin(-1); d = ((wg.amax(-1) - m) / 15).clamp(min=1e-12)
         q = torch.round((wg - m[..., None]) / d[..., None]).clamp(0, 15).to(torch.int32).view(N, K)
-        return cls(q, d, m, group_size)
+        out = cls(q, d, m, group_size)
+        out.bias = linear.bias                                         # kept as it is, shared
+        return out
 
     def dequantize(self):
         "The float weight (N, K) the layer computes with."
@@ -101,11 +103,18 @@ class Int4Linear(nn.Module):
         return self(eye).t()                                           # the product with the identity: W^T, column by column
 
     def forward(self, x):                                              # x (..., K) -> (..., N)
-        if self.kernel == 'dequant': return F.linear(x, self.weight.to(x.dtype))
-        y = int4_op('mm')(x.reshape(-1, self.in_features).contiguous(), self.packed, self.group_size, self.scales_and_zeros.to(x.dtype))
-        return y.view(*x.shape[:-1], self.out_features)
+        if self.kernel == 'dequant': y = F.linear(x, self.weight.to(x.dtype))
+        else: y = int4_op('mm')(x.reshape(-1, self.in_features).contiguous(), self.packed, self.group_size,
+                                self.scales_and_zeros.to(x.dtype)).view(*x.shape[:-1], self.out_features)
+        return y if self.bias is None else y + self.bias.to(y.dtype)
 
     def extra_repr(self): return f"in_features={self.in_features}, out_features={self.out_features}, group_size={self.group_size}, kernel={self.kernel}"
+
+# %% ../nbs/08a_quantization.ipynb #12ef841d
+def quantize_int4(model, group_size=32):
+    "A copy of `model` with every linear layer (the output head too) as Int4Linear, Q4_1-style groups of `group_size` inputs; the rest shared."
+    from aic_gpt.serving import _swap_linears
+    return _swap_linears(model, lambda l: Int4Linear.from_linear(l, group_size))
 
 # %% ../nbs/08a_quantization.ipynb #876d3935
 class InDtype(nn.Module):

@@ -154,14 +154,14 @@ class Sophia(torch.optim.Optimizer):
 OPTIMIZERS = ('adamw', 'lion', 'muon', 'sophia')
 
 def muon_groups(model, weight_decay, muon_lr):
-    "Muon's groups: the 2-D matrices inside the blocks (Muon, at `muon_lr`); embeddings and head (AdamW, decayed); vectors (AdamW)."
+    "Muon's groups: embeddings and head (AdamW, decayed), vectors (AdamW), the 2-D matrices inside the blocks (Muon, at `muon_lr`)."
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     hidden = [p for n, p in named if p.dim() == 2 and '.h.' in f'.{n}']     # transformer.h.<i>...: attention and MLP matrices
     ids = {id(p) for p in hidden}
     other = [p for _, p in named if id(p) not in ids]
-    return [dict(params=hidden, use_muon=True, lr=muon_lr, weight_decay=weight_decay),
-            dict(params=[p for p in other if p.dim() >= 2], use_muon=False, weight_decay=weight_decay),
-            dict(params=[p for p in other if p.dim() < 2], use_muon=False, weight_decay=0.0)]
+    return [dict(params=[p for p in other if p.dim() >= 2], use_muon=False, weight_decay=weight_decay),   # first: the rate
+            dict(params=[p for p in other if p.dim() < 2], use_muon=False, weight_decay=0.0),             # logged is AdamW's
+            dict(params=hidden, use_muon=True, lr=muon_lr, weight_decay=weight_decay)]
 
 def make_optimizer(model, cfg, device):
     "AdamW (fused where PyTorch has it), Lion, Muon (+ AdamW) or Sophia, as `cfg` says (`optimizer`, `learning_rate`, `beta1`, `beta2`, `weight_decay`, `muon_lr`)."

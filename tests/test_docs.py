@@ -18,10 +18,9 @@ NOTEBOOKS = sorted(p for p in (ROOT / "nbs").glob("*.ipynb") if not p.name.start
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-# Figures must say what they show (a caption or alt text). Reported per page (`pytest -s`), not yet required: the
-# chapters' figures get `#| fig-cap:` / `#| fig-alt:` in a later change. Set this to True then, and the check fails on
-# any figure (an <img> in a cell's output) with neither.
-REQUIRE_FIGURE_TEXT = False
+# Figures must say what they show (a caption or alt text): every chapter's figure cell has a `#| fig-cap:` (quoted YAML),
+# and the check fails on any figure (an <img> in a cell's output) with neither.
+REQUIRE_FIGURE_TEXT = True
 PHONE = dict(width=390, height=844)   # a phone's viewport (CSS px)
 STATS: dict[str, dict] = {}           # page -> what the checks counted, printed as a table at the end (pytest -s)
 KATEX_ERRORS: dict[str, list] = {}    # page -> the formulas KaTeX could not render (tools/docs.py says so on stderr)

@@ -13,9 +13,9 @@ import torch.nn.functional as F
 from .core import problem, check
 
 # %% auto #0
-__all__ = ['NS_COEFFS', 'OPTIMIZERS', 'PRECISIONS', 'DTYPES', 'ATTN_KERNELS', 'param_groups', 'Lion', 'newton_schulz', 'Muon',
-           'Sophia', 'muon_groups', 'make_optimizer', 'lr_at', 'make_scheduler', 'nonfinite', 'clip_gradients',
-           'resolve_precision', 'autocast_ctx', 'attn_kernel_ctx']
+__all__ = ['NS_COEFFS', 'OPTIMIZERS', 'PRECISIONS', 'DTYPES', 'ATTN_KERNELS', 'param_groups', 'WeightWise', 'Lion',
+           'newton_schulz', 'Muon', 'Sophia', 'muon_groups', 'make_optimizer', 'lr_at', 'make_scheduler', 'nonfinite',
+           'clip_gradients', 'resolve_precision', 'autocast_ctx', 'attn_kernel_ctx']
 
 # %% ../nbs/05c_optim.ipynb #5d58dca7
 def param_groups(model, weight_decay):
@@ -25,30 +25,33 @@ def param_groups(model, weight_decay):
     return [dict(params=decay, weight_decay=weight_decay), dict(params=no_decay, weight_decay=0.0)]
 
 # %% ../nbs/05c_optim.ipynb #fd63ac67
-class Lion(torch.optim.Optimizer):
+class WeightWise(torch.optim.Optimizer):
+    "The loop the optimizers of this chapter share: `update(p, group)` for every weight that has a gradient."
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:                                               # a closure recomputes the loss first
+            with torch.enable_grad(): loss = closure()
+        for g in self.param_groups:
+            for p in g['params']:
+                if p.grad is not None: self.update(p, g)
+        return loss
+
+class Lion(WeightWise):
     "Lion (Chen et al. 2023): the sign of an interpolated momentum, decoupled weight decay."
     def __init__(self, params, lr=1e-4, betas=(0.9, 0.99), weight_decay=0.0):
         check('Lion', problem('lr', lr, float, lo=0, lo_open=True), *(problem(f'beta{i + 1}', b, float, lo=0, hi=1, hi_open=True)
                                                                        for i, b in enumerate(betas)))
         super().__init__(params, dict(lr=lr, betas=betas, weight_decay=weight_decay))
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad(): loss = closure()
-        for g in self.param_groups:
-            b1, b2 = g['betas']
-            for p in g['params']:
-                if p.grad is None: continue
-                st = self.state[p]
-                if not st: st['exp_avg'] = torch.zeros_like(p)
-                m = st['exp_avg']
-                p.mul_(1 - g['lr'] * g['weight_decay'])                       # decoupled weight decay
-                update = (m * b1 + p.grad * (1 - b1)).sign_()                 # c = sign(b1 m + (1 - b1) g)
-                p.add_(update, alpha=-g['lr'])                                # p <- p - lr c
-                m.lerp_(p.grad, 1 - b2)                                       # m <- b2 m + (1 - b2) g
-        return loss
+    def update(self, p, g):
+        (b1, b2), st = g['betas'], self.state[p]
+        if not st: st['exp_avg'] = torch.zeros_like(p)
+        m = st['exp_avg']
+        p.mul_(1 - g['lr'] * g['weight_decay'])                               # decoupled weight decay
+        update = (m * b1 + p.grad * (1 - b1)).sign_()                         # c = sign(b1 m + (1 - b1) g)
+        p.add_(update, alpha=-g['lr'])                                        # p <- p - lr c
+        m.lerp_(p.grad, 1 - b2)                                               # m <- b2 m + (1 - b2) g
 
 # %% ../nbs/05c_optim.ipynb #2b6e50dc
 NS_COEFFS = (3.4445, -4.7750, 2.0315)
@@ -66,7 +69,7 @@ def newton_schulz(G, steps=5, coeffs=NS_COEFFS, eps=1e-7):
     return X.T if G.size(0) > G.size(1) else X
 
 # %% ../nbs/05c_optim.ipynb #bfc623be
-class Muon(torch.optim.Optimizer):
+class Muon(WeightWise):
     "Muon (orthogonalised Nesterov momentum) on the groups with `use_muon=True` (2-D hidden matrices), AdamW on the others."
     def __init__(self, params, lr=0.02, momentum=0.95, nesterov=True, ns_steps=5, weight_decay=0.0, betas=(0.9, 0.99),
                  eps=1e-8, use_muon=True):
@@ -77,18 +80,10 @@ class Muon(torch.optim.Optimizer):
         bad = [tuple(p.shape) for g in self.param_groups if g['use_muon'] for p in g['params'] if p.dim() != 2]
         if bad: raise ValueError(f"Muon: the use_muon groups must hold 2-D matrices only; got shapes {bad} (put them in an AdamW group)")
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad(): loss = closure()
-        for g in self.param_groups:
-            for p in g['params']:
-                if p.grad is None: continue
-                p.mul_(1 - g['lr'] * g['weight_decay'])                       # decoupled weight decay
-                if g['use_muon']: self._muon(p, g)
-                else: self._adamw(p, g)
-        return loss
+    def update(self, p, g):
+        p.mul_(1 - g['lr'] * g['weight_decay'])                               # decoupled weight decay
+        if g['use_muon']: self._muon(p, g)
+        else: self._adamw(p, g)
 
     def _muon(self, p, g):
         st = self.state[p]
@@ -108,7 +103,7 @@ class Muon(torch.optim.Optimizer):
         p.addcdiv_(st['exp_avg'], denom, value=-g['lr'] / (1 - b1 ** st['step']))                             # m_hat / (...)
 
 # %% ../nbs/05c_optim.ipynb #ba4e4a00
-class Sophia(torch.optim.Optimizer):
+class Sophia(WeightWise):
     "SophiaG (Liu et al. 2023): momentum over a clipped diagonal Gauss-Newton curvature, re-estimated every `k` steps."
     def __init__(self, params, lr=1e-4, betas=(0.965, 0.99), rho=0.04, weight_decay=0.1, k=10, eps=1e-15):
         check('Sophia', problem('lr', lr, float, lo=0, lo_open=True), problem('rho', rho, float, lo=0, lo_open=True),
@@ -135,20 +130,12 @@ class Sophia(torch.optim.Optimizer):
                     if gh is not None: self._state(p)['hessian'].mul_(b2).addcmul_(gh, gh, value=1 - b2)   # h <- b2 h + (1-b2) g^2
                 g['tokens'] = x.numel()
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad(): loss = closure()
-        for g in self.param_groups:
-            for p in g['params']:
-                if p.grad is None: continue
-                st = self._state(p)
-                st['exp_avg'].lerp_(p.grad, 1 - g['betas'][0])                # m <- b1 m + (1 - b1) g
-                p.mul_(1 - g['lr'] * g['weight_decay'])                       # decoupled weight decay
-                ratio = (st['exp_avg'].abs() / (g['rho'] * g['tokens'] * st['hessian'] + g['eps'])).clamp_(max=1)
-                p.addcmul_(st['exp_avg'].sign(), ratio, value=-g['lr'])       # p <- p - lr sign(m) min(|m| / (rho B h), 1)
-        return loss
+    def update(self, p, g):
+        st = self._state(p)
+        st['exp_avg'].lerp_(p.grad, 1 - g['betas'][0])                        # m <- b1 m + (1 - b1) g
+        p.mul_(1 - g['lr'] * g['weight_decay'])                               # decoupled weight decay
+        ratio = (st['exp_avg'].abs() / (g['rho'] * g['tokens'] * st['hessian'] + g['eps'])).clamp_(max=1)
+        p.addcmul_(st['exp_avg'].sign(), ratio, value=-g['lr'])               # p <- p - lr sign(m) min(|m| / (rho B h), 1)
 
 # %% ../nbs/05c_optim.ipynb #d213f8a9
 OPTIMIZERS = ('adamw', 'lion', 'muon', 'sophia')

@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from .core import check, problem, pretrained_file
 from .gguf import GGUFFile, read_gguf
 from .model import swap_modules
-from .checkpoint import config_from_gguf, unpermute_qk, empty_model, load_state, _GGUF_BLOCK
+from .checkpoint import config_from_gguf, unpermute_qk, empty_model, load_state
+from .gguf import gguf_name_map
 from .serving import Int8Linear, Table, kv_cache_bytes, machine_info, measure_bandwidth, weight_bytes
 
 # %% auto #0
@@ -128,10 +129,11 @@ class InDtype(nn.Module):
 def gguf_sources(cfg):
     "Our linear layers -> their GGUF tensors, each with the head count whose Q/K row order to undo (None: none)."
     out = {}
-    for i in range(cfg.n_layer):
-        o, t = f'transformer.h.{i}.', f'blk.{i}.'
-        out[o + 'attn.c_attn'] = [(t + 'attn_q.weight', cfg.n_head), (t + 'attn_k.weight', cfg.n_kv_heads), (t + 'attn_v.weight', None)]
-        out |= {o + a[:-len('.weight')]: [(t + b, None)] for a, b in _GGUF_BLOCK if not a.startswith('ln_')}
+    for i in range(cfg.n_layer):                                    # the fused q|k|v from three tensors
+        t = f'blk.{i}.'
+        out[f'transformer.h.{i}.attn.c_attn'] = [(t + 'attn_q.weight', cfg.n_head), (t + 'attn_k.weight', cfg.n_kv_heads),
+                                                 (t + 'attn_v.weight', None)]
+    out |= {o[:-len('.weight')]: [(t, None)] for o, t in gguf_name_map(cfg) if o.startswith('transformer.h.') and '.ln_' not in o}
     if not cfg.tie_weights: out['lm_head'] = [('output.weight', None)]
     return out
 
@@ -156,7 +158,7 @@ def load_int4(name_or_path='smollm2', fast=False):
     sd = {n + '.weight': torch.cat([g.tensor(t) if h is None else unpermute_qk(g.tensor(t), h) for t, h in s])
           for n, s in src.items() if n not in four}
     sd |= {'transformer.wte.weight': g.tensor('token_embd.weight'), 'transformer.ln_f.weight': g.tensor('output_norm.weight')}
-    sd |= {f'transformer.h.{i}.{a}': g.tensor(f'blk.{i}.{b}') for i in range(cfg.n_layer) for a, b in _GGUF_BLOCK if a.startswith('ln_')}
+    sd |= {o: g.tensor(t) for o, t in gguf_name_map(cfg) if '.ln_' in o}                          # the norms' gains
     sd |= {k: v for k, v in model.state_dict().items() if any(k.startswith(n + '.') for n in four)}   # the Int4Linear buffers, as built
     model = load_state(model, sd, str(path)).eval()
     return speed_up(model) if fast else model

@@ -99,7 +99,7 @@ def train_lm(model, train_ids, steps, block_size, batch_size=16, lr=2e-3, min_lr
              passkey_frac=0.25, seed=0, progress=True):
     "Train `model` on windows of `train_ids`, a `passkey_frac` of each batch from `passkey`; AdamW with chapter 06's schedule. Returns the losses."
     if steps < 1 or block_size < 1 or batch_size < 1: raise ValueError(f"steps={steps}, block_size={block_size} and batch_size={batch_size} must be >= 1")
-    cfg = TrainConfig(max_iters=steps, learning_rate=lr, min_lr=lr / 10 if min_lr is None else min_lr, warmup_iters=min(warmup, steps),
+    cfg = TrainConfig(optimizer='adamw', max_iters=steps, learning_rate=lr, min_lr=lr / 10 if min_lr is None else min_lr, warmup_iters=min(warmup, steps),
                       weight_decay=0.1, beta2=0.99, batch_size=batch_size, block_size=block_size)
     dev = next(model.parameters()).device
     opt = make_optimizer(model, cfg, dev)

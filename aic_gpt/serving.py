@@ -6,7 +6,7 @@ Docs: https://aic-gpt.github.io/aic_gpt/serving_latency.html.md"""
 
 # %% ../nbs/08_serving_latency.ipynb #6aef1e2a
 from __future__ import annotations
-import copy, dataclasses, math, os, platform, statistics, time
+import copy, dataclasses, functools, math, os, platform, statistics, time
 from dataclasses import dataclass, field
 import numpy as np
 import torch
@@ -20,8 +20,8 @@ from .model import Decoder, swap_modules
 __all__ = ['device_name', 'machine_info', 'synchronize', 'Timing', 'bench', 'Table', 'weight_bytes', 'kv_cache_bytes',
            'decode_bytes', 'decode_flops', 'roofline_tokens_per_s', 'measure_bandwidth', 'measure_flops', 'prefill_fn',
            'decode_fn', 'PackedLinear', 'can_pack', 'pack_linears', 'Request', 'ServeReport', 'check_requests', 'serve',
-           'make_workload', 'decode_step', 'Int8Linear', 'quantize_int8', 'expected_tokens_per_round',
-           'speculative_speedup', 'SpecStats', 'speculative_generate']
+           'make_workload', 'decode_step', 'Int8Linear', 'quantize_int8', 'bf16_attention_works',
+           'expected_tokens_per_round', 'speculative_speedup', 'SpecStats', 'speculative_generate']
 
 # %% ../nbs/08_serving_latency.ipynb #95a7225d
 def device_name(device='cpu'):
@@ -374,6 +374,14 @@ class Int8Linear(nn.Module):
 def quantize_int8(model, kernel='dequant'):
     "A copy of `model` with every linear layer (the output head too) in int8 with per-channel scales; embeddings and norms stay, shared."
     return _swap_linears(model, lambda l: Int8Linear.from_linear(l, kernel))
+
+# %% ../nbs/08_serving_latency.ipynb #195516db
+@functools.cache
+def bf16_attention_works(T=128):
+    "Whether PyTorch's attention runs in bfloat16 on T causal positions here (2.13's CPU kernel needs AVX-512 for it)."
+    x = torch.randn(1, 2, T, 64, dtype=torch.bfloat16)          # (B, heads, T, head size)
+    try: F.scaled_dot_product_attention(x, x, x, is_causal=True); return True
+    except RuntimeError: return False
 
 # %% ../nbs/08_serving_latency.ipynb #44a85384
 def expected_tokens_per_round(a, k):

@@ -32,10 +32,12 @@ class WeightWise(torch.optim.Optimizer):
         loss = None
         if closure is not None:                                               # a closure recomputes the loss first
             with torch.enable_grad(): loss = closure()
-        for g in self.param_groups:
-            for p in g['params']:
-                if p.grad is not None: self.update(p, g)
+        for g in self.param_groups: self.update_group([p for p in g['params'] if p.grad is not None], g)
         return loss
+
+    def update_group(self, ps, g):
+        "Update the weights `ps` of group `g` (those with a gradient): one by one, unless an optimizer batches them."
+        for p in ps: self.update(p, g)
 
 class Lion(WeightWise):
     "Lion (Chen et al. 2023): the sign of an interpolated momentum, decoupled weight decay."
@@ -57,16 +59,17 @@ class Lion(WeightWise):
 NS_COEFFS = (3.4445, -4.7750, 2.0315)
 
 def newton_schulz(G, steps=5, coeffs=NS_COEFFS, eps=1e-7):
-    "Approximately orthogonalise the matrix `G` (every singular value near 1, singular vectors kept): `steps` quintic Newton-Schulz steps in bfloat16."
+    "Approximately orthogonalise the matrix `G` (n, m), or each of a stack (k, n, m): every singular value near 1, singular vectors kept; in bfloat16."
     a, b, c = coeffs
-    X = G.bfloat16()
-    if G.size(0) > G.size(1): X = X.T                     # (n, m) with n <= m: X X^T is the small square
-    X = X / X.norm().clamp(min=eps)                       # every singular value in (0, 1]
+    X = G.bfloat16().reshape(-1, *G.shape[-2:])           # (k, n, m): one matrix is a stack of one
+    tall = X.size(-2) > X.size(-1)
+    if tall: X = X.mT                                     # n <= m: X X^T is the small square
+    X = X / X.norm(dim=(-2, -1), keepdim=True).clamp(min=eps)   # each matrix's singular values in (0, 1]
     for _ in range(steps):
-        A = X @ X.T                                       # (n, n)
-        B = torch.addmm(A, A, A, beta=b, alpha=c)         # b A + c A^2
-        X = torch.addmm(X, B, X, beta=a)                  # a X + B X: p(sigma) = a sigma + b sigma^3 + c sigma^5
-    return X.T if G.size(0) > G.size(1) else X
+        A = X @ X.mT                                      # (k, n, n)
+        B = torch.baddbmm(A, A, A, beta=b, alpha=c)       # b A + c A^2
+        X = torch.baddbmm(X, B, X, beta=a)                # a X + B X: p(sigma) = a sigma + b sigma^3 + c sigma^5
+    return (X.mT if tall else X).reshape(G.shape)
 
 # %% ../nbs/05c_optim.ipynb #bfc623be
 class Muon(WeightWise):
@@ -80,19 +83,26 @@ class Muon(WeightWise):
         bad = [tuple(p.shape) for g in self.param_groups if g['use_muon'] for p in g['params'] if p.dim() != 2]
         if bad: raise ValueError(f"Muon: the use_muon groups must hold 2-D matrices only; got shapes {bad} (put them in an AdamW group)")
 
-    def update(self, p, g):
-        p.mul_(1 - g['lr'] * g['weight_decay'])                               # decoupled weight decay
-        if g['use_muon']: self._muon(p, g)
-        else: self._adamw(p, g)
+    def update_group(self, ps, g):
+        if not g['use_muon']: return super().update_group(ps, g)            # AdamW, weight by weight (`update`)
+        shapes = {}
+        for p in ps: shapes.setdefault(p.shape, []).append(p)
+        for (n_out, n_in), same in shapes.items():                          # one batched iteration per shape
+            O = newton_schulz(torch.stack([self._momentum(p, g) for p in same]), g['ns_steps'])   # (k, n_out, n_in)
+            for p, o in zip(same, O):
+                p.mul_(1 - g['lr'] * g['weight_decay'])                       # decoupled weight decay
+                p.add_(o.to(p.dtype), alpha=-g['lr'] * max(1, n_out / n_in) ** 0.5)   # sqrt(max(1, n_out / n_in))
 
-    def _muon(self, p, g):
+    def _momentum(self, p, g):
         st = self.state[p]
         if not st: st['momentum_buffer'] = torch.zeros_like(p)
         buf, mu = st['momentum_buffer'], g['momentum']
         buf.lerp_(p.grad, 1 - mu)                                             # B <- mu B + (1 - mu) G
-        u = p.grad.lerp(buf, mu) if g['nesterov'] else buf                    # U = (1 - mu) G + mu B
-        scale = max(1, p.size(0) / p.size(1)) ** 0.5                          # sqrt(max(1, n_out / n_in))
-        p.add_(newton_schulz(u, g['ns_steps']).to(p.dtype), alpha=-g['lr'] * scale)
+        return p.grad.lerp(buf, mu) if g['nesterov'] else buf                 # U = (1 - mu) G + mu B
+
+    def update(self, p, g):                                                   # the AdamW groups
+        p.mul_(1 - g['lr'] * g['weight_decay'])                               # decoupled weight decay
+        self._adamw(p, g)
 
     def _adamw(self, p, g):
         st = self.state[p]

@@ -4,7 +4,7 @@
    `aic-gpt-train` with no options (the default run of `make train`: Muon), and with `--optimizer adamw`, in interleaved rounds
    (the order rotates). Each is timed as the user waits for it: the whole process, start-up included. For ours, the
    time to nanoGPT's validation loss (1.8857) is the process start-up plus the run's elapsed time at the first
-   evaluation at or below it (evaluations every 250 steps, as in the default run); for nanoGPT it is its whole run (the
+   evaluation at or below it (evaluations every 100 steps, as in the default run); for nanoGPT it is its whole run (the
    loss is defined by its 2000th step). Skipped with a message where ../shared/peers/ is missing.
 2. Decoding SmolLM2-135M at batch 1 against transformers' `generate` (benchmarks/decode_vs_hf.py), where it exists.
 3. The optimizer table (benchmarks/optimizers.py, about an hour: run on its own) is included from reports/optimizers.md.

@@ -1,5 +1,7 @@
 """`make bench`: the expected numbers, measured side by side on this machine, written to reports/bench.md.
 
+Also the docs page nbs/expected_numbers.ipynb (the same report).
+
 1. Training: nanoGPT's CPU recipe (the peer in ../shared/peers/nanogpt, run as its README runs it) against
    `aic-gpt-train` with no options (the default run of `make train`: Muon), and with `--optimizer adamw`, in interleaved rounds
    (the order rotates). Each is timed as the user waits for it: the whole process, start-up included. For ours, the
@@ -82,7 +84,16 @@ def decoding():
     script = ROOT / 'benchmarks' / 'decode_vs_hf.py'
     if not script.exists(): return "benchmarks/decode_vs_hf.py is missing.\n"
     p = subprocess.run([sys.executable, str(script)], capture_output=True, text=True)
-    return (p.stdout if p.returncode == 0 else f"decode_vs_hf.py failed:\n```\n{p.stderr[-1500:]}\n```") + '\n'
+    return (f"```\n{p.stdout.strip()}\n```" if p.returncode == 0 else f"decode_vs_hf.py failed:\n```\n{p.stderr[-1500:]}\n```") + '\n'
+
+
+def write_page(report, nb=ROOT / 'nbs' / 'expected_numbers.ipynb'):
+    "The docs page: the report (without its title) into the notebook's cell `benchreport`."
+    import nbformat
+    page = nbformat.read(nb, as_version=4)
+    cell = next(c for c in page.cells if c.get('id') == 'benchreport')
+    cell.source = report.split('\n', 1)[1].strip()
+    nbformat.write(page, nb)
 
 
 if __name__ == '__main__':
@@ -106,4 +117,5 @@ if __name__ == '__main__':
                  "| `papermill nbs/06_train.ipynb out.ipynb -p model tinyllama` | runs | not yet measured |\n")
     Path(a.out).parent.mkdir(exist_ok=True)
     Path(a.out).write_text('\n'.join(parts))
+    write_page('\n'.join(parts))
     print(Path(a.out).read_text())

@@ -289,17 +289,14 @@ def forward(self: CausalSelfAttention, x, pos=None, kv=None, rows=None, n_keys=N
         cos, sin = self.rope(kpos)                                             # (S, hs)
         q, k = apply_rope(q, cos[pos], sin[pos]), apply_rope(k, cos, sin)
     causal = kv is None or (pos.dim() == 1 and S == T)                         # the keys are these tokens, in order
-    mask = None if causal else (kpos <= pos[..., None]).view(-1, 1, T, S)      # (1|B, 1, T, S): slot <= position (4-D:
-                                                                               # PyTorch's CPU flash kernel takes no 3-D mask)
-    if mask is not None and pos.dim() == 1 and T == 1 and n_keys is None: mask = None   # one token sees every slot
+    every_slot = pos.dim() == 1 and T == 1 and n_keys is None                  # one token sees every slot
+    mask = None if causal or every_slot else (kpos <= pos[..., None]).view(-1, 1, T, S)   # (1|B, 1, T, S): slot <= position
+                                                                               # (4-D: PyTorch's CPU flash kernel takes no 3-D mask)
     bias = alibi_bias(self.slopes, pos, kpos).to(q.dtype) if self.config.pos_emb == 'alibi' else None  # ALiBi
     if causal and T > 1 and (bias is not None or self.config.attn_impl == 'scratch'): mask = causal_mask(T, S, x.device)
     p = self.config.dropout if self.training else 0.0
     if self.config.attn_impl == 'scratch':                                     # GQA: repeat the kv heads
         y = attention_scratch(q, repeat_kv(k, nh // nkv), repeat_kv(v, nh // nkv), mask, bias, p, self.training)
-    elif nkv != nh and T == 1 and bias is None:                                # decoding with GQA: the nh // nkv query heads
-        q = q.reshape(B, nkv, nh // nkv, hs)                                   # of a group are that kv head's queries
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p).view(B, nh, 1, hs)   # mask (B|1, 1, 1, S)
     else:
         m = bias if mask is None else (mask if bias is None else bias.masked_fill(~mask, float('-inf')))
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=m, dropout_p=p, is_causal=m is None and causal and T > 1,

@@ -14,9 +14,9 @@ import torch.nn.functional as F
 from .core import check, problem, pretrained_file
 from .gguf import GGUFFile, read_gguf
 from .model import swap_modules
-from .checkpoint import config_from_gguf, unpermute_qk, empty_model, load_state
+from .checkpoint import config_from_gguf, unpermute_qk, empty_model, load_state, load_pretrained, to_hf
 from .gguf import gguf_name_map
-from .serving import Int8Linear, Table, kv_cache_bytes, machine_info, measure_bandwidth, weight_bytes
+from .serving import Int8Linear, Table, kv_cache_bytes, machine_info, measure_bandwidth, weight_bytes, quantize_int8, _swap_linears
 
 # %% auto #0
 __all__ = ['INT4_OPS', 'q4_1_fields', 'int4_op', 'int4_problem', 'int4_available', 'Int4Linear', 'quantize_int4', 'InDtype',
@@ -114,7 +114,6 @@ class Int4Linear(nn.Module):
 # %% ../nbs/08a_quantization.ipynb #12ef841d
 def quantize_int4(model, group_size=32):
     "A copy of `model` with every linear layer (the output head too) as Int4Linear, Q4_1-style groups of `group_size` inputs; the rest shared."
-    from aic_gpt.serving import _swap_linears
     return _swap_linears(model, lambda l: Int4Linear.from_linear(l, group_size))
 
 # %% ../nbs/08a_quantization.ipynb #876d3935
@@ -157,8 +156,7 @@ def load_int4(name_or_path='smollm2', fast=False):
     swap_modules(model, lambda n, l: Int4Linear.from_q4_1(torch.cat([_q4_1_blocks(g, t, h) for t, h in src[n]])), four)
     sd = {n + '.weight': torch.cat([g.tensor(t) if h is None else unpermute_qk(g.tensor(t), h) for t, h in s])
           for n, s in src.items() if n not in four}
-    sd |= {'transformer.wte.weight': g.tensor('token_embd.weight'), 'transformer.ln_f.weight': g.tensor('output_norm.weight')}
-    sd |= {o: g.tensor(t) for o, t in gguf_name_map(cfg) if '.ln_' in o}                          # the norms' gains
+    sd |= {o: g.tensor(t) for o, t in gguf_name_map(cfg) if o.rsplit('.', 1)[0] not in src}   # embedding and norms: no matrix of src
     sd |= {k: v for k, v in model.state_dict().items() if any(k.startswith(n + '.') for n in four)}   # the Int4Linear buffers, as built
     model = load_state(model, sd, str(path)).eval()
     return speed_up(model) if fast else model
@@ -173,8 +171,6 @@ def held_bytes(model):
 # %% ../nbs/08a_quantization.ipynb #24c45b90
 def decode_paths(include=('float32', 'bfloat16', 'int8', 'int4-exact', 'int4-fast', 'hf-float32', 'hf-bfloat16')):
     "The decode paths by name: SmolLM2 as float32, bfloat16, int8 (int8mm in bfloat16), int4-exact, int4-fast, and transformers' copies."
-    from aic_gpt.checkpoint import load_pretrained, to_hf
-    from aic_gpt.serving import quantize_int8
     ref, _ = load_pretrained('smollm2')
     make = {'float32': lambda: ref, 'bfloat16': lambda: load_pretrained('smollm2', dtype=torch.bfloat16)[0],
             'int8': lambda: speed_up(quantize_int8(ref, 'int8mm')), 'int4-exact': load_int4,

@@ -59,7 +59,7 @@ class TrainConfig:
     beta1: float = 0.9
     beta2: float = 0.99
     grad_clip: float = 1.0           # 0 turns clipping off
-    eval_interval: int = 100         # nanoGPT: 250; an evaluation of 20 batches costs about 2% of 100 steps
+    eval_interval: int = 100         # nanoGPT: 250; an evaluation of 20 batches costs about as much as 8 steps
     eval_iters: int = 20             # batches per split in each evaluation (fixed windows, same every time)
     log_interval: int = 10
     ckpt_interval: int = 500         # checkpoint every N steps ...

@@ -37,14 +37,14 @@ $(STAMP): pyproject.toml Makefile
 	@touch $(STAMP)
 
 # Two test processes share the machine (most tests wait on one core: Python, a subprocess, a browser); each gets its
-# share of the threads (tests/conftest.py). TEST_WORKERS=0 runs everything in one process.
+# share of the threads, and the longest tests go first (tests/conftest.py). TEST_WORKERS=0 runs everything in one process.
 TEST_WORKERS ?= 2
 test: setup
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal --durations=15
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --durations=15
 
 # the heavy cells too (`#| slow`); `gpu` cells need a GPU box: make test-slow NB_FLAGS="slow gpu"
 test-slow: setup
-	NB_FLAGS="$(or $(NB_FLAGS),slow)" $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
+	NB_FLAGS="$(or $(NB_FLAGS),slow)" $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 # Offline: the maths is rendered at build time by a pinned KaTeX (npm katex@0.19.1), which tools/docs.py installs into
 # .cache/katex on first use (needs Node.js and npm); `nbdev-docs` instead wherever Quarto is installed.

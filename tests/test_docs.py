@@ -245,13 +245,30 @@ def font_coverage() -> Callable[[str], bool] | None:
     return has
 
 
+def build_once() -> str:
+    """Build the docs into `_docs/` once per test run; returns the build's stderr. Under `make test` both workers may
+    run docs checks: the second waits on a lock while the first builds, then reads the same pages (a build started
+    beside another would delete them under it). The run's id (`PYTEST_XDIST_TESTRUNUID`) marks the build as this run's."""
+    import fcntl, hashlib
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    base = Path(tempfile.gettempdir()) / f"aic_gpt-docs-{hashlib.sha1(str(ROOT).encode()).hexdigest()[:10]}"
+    with open(f"{base}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)                                  # released when the file closes
+        stamp = Path(f"{base}.built")
+        if run and stamp.exists() and (ROOT / "_docs").is_dir():
+            done, _, err = stamp.read_text().partition("\n")
+            if done == run: return err
+        r = subprocess.run([sys.executable, str(ROOT / "tools" / "docs.py")], cwd=ROOT, capture_output=True, text=True)
+        assert r.returncode == 0, f"building the docs failed:\n{r.stdout}\n{r.stderr}"
+        stamp.write_text(f"{run}\n{r.stderr}")
+        return r.stderr
+
+
 @pytest.fixture(scope="module")
 def site():
     if not chromium():
         pytest.skip("no Chromium installed (`apt-get install chromium`): the docs pages were not checked in a browser")
-    r = subprocess.run([sys.executable, str(ROOT / "tools" / "docs.py")], cwd=ROOT, capture_output=True, text=True)
-    assert r.returncode == 0, f"building the docs failed:\n{r.stdout}\n{r.stderr}"
-    for line in r.stderr.splitlines():
+    for line in build_once().splitlines():
         if line.startswith("katex: "): KATEX_ERRORS.setdefault(line.split(": ")[1], []).append(line[len("katex: "):])
     docs = ROOT / "_docs"
     with serve(docs) as base: yield docs, base

@@ -269,9 +269,10 @@ class CausalSelfAttention(nn.Module):
 
 # %% ../nbs/03_attention.ipynb #a1b2c30a
 @patch
-def forward(self: CausalSelfAttention, x, pos=None, kv=None, rows=None, n_keys=None):
+def forward(self: CausalSelfAttention, x, pos=None, kv=None, rows=None, n_keys=None, rope=None):
     """x (B, T, C) of tokens at positions `pos` ((T,) or (B, T); default 0..T-1) -> (B, T, C). With `kv` (`cache[i]`)
-    their keys and values are stored (in rows `rows`) and the queries attend over slots 0..n_keys-1."""
+    their keys and values are stored (in rows `rows`) and the queries attend over slots 0..n_keys-1. `rope`: the
+    angles `self.rope(pos)` when the caller made them (a model makes them once for all its layers)."""
     B, T, C = x.shape
     if pos is None: pos = torch.arange(T, device=x.device)
     nh, nkv, hs = self.n_head, self.n_kv_heads, self.head_dim
@@ -280,7 +281,7 @@ def forward(self: CausalSelfAttention, x, pos=None, kv=None, rows=None, n_keys=N
     k, v = (t.view(B, T, nkv, hs).transpose(1, 2) for t in (k, v))            # (B, nkv, T, hs)
     late = self.rope is not None and self.rope.dynamic and kv is not None and self.rerotate_keys
     if self.rope is not None and not late:                                     # RoPE
-        cos, sin = self.rope(pos)                                              # (T, hs) or (B, T, hs)
+        cos, sin = self.rope(pos) if rope is None else rope                    # (T, hs) or (B, T, hs)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
     if kv is not None: k, v = kv.write(k, v, pos, rows, n_keys)                # the cache: (B, nkv, S, hs)
     S = k.size(2)

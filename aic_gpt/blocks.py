@@ -48,6 +48,7 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(ndim))
 
     def forward(self, x):
+        if x.dtype == torch.float32: return F.rms_norm(x, self.weight.shape, self.weight, self.eps)   # the fused kernel: the same numbers
         h = x.to(torch.promote_types(x.dtype, torch.float32))           # bf16/fp16 -> fp32; fp64 stays fp64
         h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)   # (..., C) / (..., 1)
         return self.weight * h.to(x.dtype)
@@ -129,7 +130,7 @@ class Block(nn.Module):
         self.ln_1, self.attn = make_norm(config), CausalSelfAttention(config)
         self.ln_2, self.mlp = make_norm(config), make_mlp(config)
 
-    def forward(self, x, pos=None, kv=None, rows=None, n_keys=None):
-        "x (B, T, C) -> (B, T, C); the positions and the KV cache go to attention."
-        x = x + self.attn(self.ln_1(x), pos, kv, rows, n_keys)    # (B, T, C)
+    def forward(self, x, pos=None, kv=None, rows=None, n_keys=None, rope=None):
+        "x (B, T, C) -> (B, T, C); the positions, the KV cache and RoPE's angles (if the model made them) go to attention."
+        x = x + self.attn(self.ln_1(x), pos, kv, rows, n_keys, rope)   # (B, T, C)
         return x + self.mlp(self.ln_2(x))                         # (B, T, C)

@@ -166,12 +166,14 @@ def forward(self: GPT, idx, pos=None, cache=None, rows=None, n_keys=None, last_o
     if idx.dim() != 2 or idx.size(1) == 0: raise ValueError(f"idx must be (B, T) with T >= 1, got shape {tuple(idx.shape)}")
     if validate: self.check_ids(idx)                     # `generate` checks its prompts once and passes validate=False
     B, T = idx.shape
-    given, c = pos is not None, self.config
+    given, c, keys = pos is not None, self.config, n_keys
     if not given: pos = torch.arange(T, device=idx.device)                          # (T,)
     if cache is not None or self.transformer.wpe is not None:                       # one device sync, when positions are given
         top = int(pos.max()) if given else T - 1
         if cache is not None:
             n_keys = top + 1 if n_keys is None else n_keys
+            if keys is None and (T > 1 or pos.dim() > 1): keys = n_keys               # one new token per row at one position
+                                                                                    # (keys None) sees every slot: no mask
             if n_keys > cache.max_len:
                 raise ValueError(f"position {n_keys - 1} is past the KV cache's max_len={cache.max_len}: make a longer one")
         if self.transformer.wpe is not None and top >= c.block_size:
@@ -180,8 +182,10 @@ def forward(self: GPT, idx, pos=None, cache=None, rows=None, n_keys=None, last_o
     x = self.transformer.wte(idx)                                                    # (B, T, C)
     if self.transformer.wpe is not None: x = x + self.transformer.wpe(pos)           # (T, C) or (B, T, C)
     x = self.transformer.drop(x)
+    r = self.transformer.h[0].attn.rope
+    rope = r(pos) if r is not None and not r.dynamic else None                      # RoPE's angles, once for every layer
     for i, block in enumerate(self.transformer.h):
-        x = block(x, pos, None if cache is None else cache[i], rows, n_keys)          # (B, T, C)
+        x = block(x, pos, None if cache is None else cache[i], rows, keys, rope)      # (B, T, C)
     if torch.is_tensor(last_only): x = x[torch.arange(B, device=x.device), last_only][:, None]   # (B, 1, C)
     elif last_only: x = x[:, -1:]                                                    # (B, 1, C)
     return self.lm_head(self.transformer.ln_f(x))                                    # (B, T, vocab)

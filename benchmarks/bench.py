@@ -12,6 +12,8 @@ Also the docs page nbs/expected_numbers.ipynb (the same report).
 3. The optimizer table (benchmarks/optimizers.py, about an hour: run on its own) is included from reports/optimizers.md.
 
     python benchmarks/bench.py [--rounds 3] [--iters 2000] [--skip-train] [--skip-decode]
+
+`--skip-train` keeps the training section of the last report (saying when it was measured), to remeasure decoding alone.
 """
 import argparse, csv, os, platform, re, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
@@ -87,6 +89,14 @@ def decoding():
     return (f"```\n{p.stdout.strip()}\n```" if p.returncode == 0 else f"decode_vs_hf.py failed:\n```\n{p.stderr[-1500:]}\n```") + '\n'
 
 
+def kept_training(report):
+    "With --skip-train: the training section of the existing report, saying when it was measured (or a note that it was skipped)."
+    old = report.read_text() if report.exists() else ''
+    body, when = re.search(r"## Training: [^\n]*\n\n(.*?)\n(?=## )", old, re.S), re.search(r"make bench` on (\d{4}-\d\d-\d\d \d\d:\d\d UTC)", old)
+    if not body or 'skipped: --skip-train' in body.group(1): return "(skipped: --skip-train)\n"
+    return body.group(1).rstrip() + f"\n\n(kept from the report of {when.group(1) if when else 'an earlier run'}: this run had --skip-train)\n"
+
+
 def write_page(report, nb=ROOT / 'nbs' / 'expected_numbers.ipynb'):
     "The docs page: the report (without its title) into the notebook's cell `benchreport`."
     import nbformat
@@ -107,7 +117,7 @@ if __name__ == '__main__':
              "run on the same machine; absolute times move with the machine and with whatever else runs on it, so read the "
              "ratios. Bands: a run is in line when its loss is within 0.02 of the figure here and its ratio within 15%.\n"]
     parts.append("## Training: the default run against nanoGPT's CPU recipe\n\n"
-                 + ("(skipped: --skip-train)\n" if a.skip_train else training(a.rounds, a.iters)))
+                 + (kept_training(Path(a.out)) if a.skip_train else training(a.rounds, a.iters)))
     parts.append("## Decoding SmolLM2-135M-Instruct at batch 1\n\n" + ("(skipped: --skip-decode)\n" if a.skip_decode else decoding()))
     opt = ROOT / 'reports' / 'optimizers.md'
     parts.append("## Optimizers on the default recipe\n\n" + (opt.read_text() if opt.exists() else

@@ -172,8 +172,8 @@ def forward(self: GPT, idx, pos=None, cache=None, rows=None, n_keys=None, last_o
         top = int(pos.max()) if given else T - 1
         if cache is not None:
             n_keys = top + 1 if n_keys is None else n_keys
-            if keys is None and (T > 1 or pos.dim() > 1): keys = n_keys               # one new token per row at one position
-                                                                                    # (keys None) sees every slot: no mask
+            if keys is None and (T > 1 or pos.dim() > 1): keys = n_keys               # else one new token at one shared
+                                                                                    # position: it sees every slot, no mask
             if n_keys > cache.max_len:
                 raise ValueError(f"position {n_keys - 1} is past the KV cache's max_len={cache.max_len}: make a longer one")
         if self.transformer.wpe is not None and top >= c.block_size:

@@ -51,7 +51,7 @@ test-slow: setup
 docs: setup
 	$(BIN)/python tools/docs.py
 
-# Side by side with the peers on this machine (about 15 minutes on 2 cores): reports/bench.md. BENCH_ARGS="--rounds 1" is quicker.
+# Side by side with the peers on this machine (about 25 minutes on 2 cores): reports/bench.md. BENCH_ARGS="--rounds 1" is quicker.
 bench: setup
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 

@@ -272,7 +272,7 @@ class Decoder:
 
 # %% ../nbs/05_gpt.ipynb #d0c0d003
 @patch
-@torch.no_grad()
+@torch.inference_mode()
 def step(self: Decoder):
     "One token for every active sequence: returns [(row, token)]; finished sequences are marked `done`."
     act = self.active

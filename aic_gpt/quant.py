@@ -19,8 +19,9 @@ from .gguf import gguf_name_map
 from .serving import Int8Linear, Table, kv_cache_bytes, machine_info, measure_bandwidth, weight_bytes, quantize_int8, _swap_linears
 
 # %% auto #0
-__all__ = ['INT4_OPS', 'q4_1_fields', 'int4_op', 'int4_problem', 'int4_available', 'Int4Linear', 'quantize_int4', 'InDtype',
-           'gguf_sources', 'speed_up', 'load_int4', 'held_bytes', 'decode_paths', 'decode_benchmark']
+__all__ = ['INT4_OPS', 'DECODE_PATHS', 'q4_1_fields', 'int4_op', 'int4_problem', 'int4_available', 'Int4Linear', 'quantize_int4',
+           'InDtype', 'gguf_sources', 'speed_up', 'load_int4', 'MatVecLinear', 'matvec_linears', 'held_bytes',
+           'decode_paths', 'decode_benchmark']
 
 # %% ../nbs/08a_quantization.ipynb #2d17f084
 def q4_1_fields(blocks):
@@ -161,6 +162,26 @@ def load_int4(name_or_path='smollm2', fast=False):
     model = load_state(model, sd, str(path)).eval()
     return speed_up(model) if fast else model
 
+# %% ../nbs/08a_quantization.ipynb #b16a0002
+class MatVecLinear(nn.Module):
+    "A linear layer computed as W x^T, the weight on the left (a matrix-vector product at batch 1); `linear`'s weight and bias, shared."
+    def __init__(self, linear):
+        super().__init__()
+        self.weight, self.bias = linear.weight, linear.bias
+        self.in_features, self.out_features = linear.in_features, linear.out_features
+
+    def forward(self, x):                                              # x (..., K) -> (..., N)
+        x2 = x.reshape(-1, self.in_features)                           # (M, K)
+        y = (self.weight @ x2[0])[None] if len(x2) == 1 else (self.weight @ x2.t()).t()   # (M, N) = (W x^T)^T
+        y = y.reshape(*x.shape[:-1], self.out_features)
+        return y if self.bias is None else y + self.bias
+
+    def extra_repr(self): return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+
+def matvec_linears(model):
+    "A copy of `model` sharing its parameters, with every nn.Linear as a `MatVecLinear`."
+    return _swap_linears(model, MatVecLinear)
+
 # %% ../nbs/08a_quantization.ipynb #c2a6177d
 def held_bytes(model):
     "Bytes of every parameter and buffer (persistent or not) of `model`, a shared tensor counted once."
@@ -169,10 +190,14 @@ def held_bytes(model):
     return sum(seen.values())
 
 # %% ../nbs/08a_quantization.ipynb #24c45b90
-def decode_paths(include=('float32', 'bfloat16', 'int8', 'int4-exact', 'int4-fast', 'hf-float32', 'hf-bfloat16')):
-    "The decode paths by name: SmolLM2 as float32, bfloat16, int8 (int8mm in bfloat16), int4-exact, int4-fast, and transformers' copies."
+DECODE_PATHS = ('float32', 'bfloat16', 'bfloat16-fast', 'int8', 'int4-exact', 'int4-fast', 'hf-float32', 'hf-bfloat16')
+
+def decode_paths(include=DECODE_PATHS):
+    """The decode paths by name: SmolLM2 as float32, bfloat16, bfloat16-fast (`matvec_linears`), int8 (int8mm in bfloat16),
+    int4-exact, int4-fast, and transformers' copies (hf-float32, hf-bfloat16)."""
     ref, _ = load_pretrained('smollm2')
-    make = {'float32': lambda: ref, 'bfloat16': lambda: load_pretrained('smollm2', dtype=torch.bfloat16)[0],
+    bf16 = functools.cache(lambda: load_pretrained('smollm2', dtype=torch.bfloat16)[0])   # shared by both bfloat16 paths
+    make = {'float32': lambda: ref, 'bfloat16': bf16, 'bfloat16-fast': lambda: matvec_linears(bf16()),
             'int8': lambda: speed_up(quantize_int8(ref, 'int8mm')), 'int4-exact': load_int4,
             'int4-fast': lambda: load_int4(fast=True), 'hf-float32': lambda: to_hf(ref).eval(),
             'hf-bfloat16': lambda: to_hf(ref).eval().to(torch.bfloat16)}
@@ -189,7 +214,8 @@ def _generate(mdl, ids, n):
 
 def decode_benchmark(paths, ids, new_tokens=64, rounds=3, tokens=None, bandwidth=None, bpb=None):
     """Interleaved rounds of greedy generation at batch 1 for each model of `paths` (name -> model; names starting
-    'hf-' are transformers models): a Table of tokens/s (median), x vs hf-float32, weight MB, roofline fraction.
+    'hf-' are transformers models): a Table of tokens/s (median), x vs hf-float32, x vs transformers in the path's own
+    dtype (float32 and bfloat16 paths, against hf-<dtype> where it runs), weight MB, roofline fraction.
     `tokens`: per-path new-token counts (for slow paths), `bpb`: name -> bits per byte to show beside."""
     check('decode_benchmark', problem('new_tokens', new_tokens, int, lo=2), problem('rounds', rounds, int, lo=1))
     n = {k: (tokens or {}).get(k, new_tokens) for k in paths}
@@ -209,13 +235,17 @@ def decode_benchmark(paths, ids, new_tokens=64, rounds=3, tokens=None, bandwidth
     base = 'hf-float32' if 'hf-float32' in paths else next(iter(paths))
     t = Table(f"Decoding SmolLM2-135M at batch 1 (greedy, median of {rounds} interleaved rounds; x vs {base})",
               machine_info() | dict(bandwidth_GB_s=round(bw, 1)),
-              fmt=dict(bpb='.4f', delta_bpb_pct='+.2f', tok_s='.1f', whole_tok_s='.1f', x_vs_hf='.2f', weight_MB='.1f', roofline='.0%'))
+              fmt=dict(bpb='.4f', delta_bpb_pct='+.2f', tok_s='.1f', whole_tok_s='.1f', x_vs_hf='.2f', x_same_dtype='.2f',
+                       weight_MB='.1f', roofline='.0%'))
     for k, mdl in paths.items():
-        step = weight_bytes(mdl) + kv_cache_bytes(cfg, 1, ids.shape[1] + n[k] // 2)   # weights and the mean context's keys and values
+        kv = kv_cache_bytes(cfg, 1, ids.shape[1] + n[k] // 2, next(mdl.parameters()).dtype)   # the mean context's keys and values
+        step = weight_bytes(mdl) + kv                                      # what one step reads
+        peer = k if k.startswith('hf-') else 'hf-' + k.removesuffix('-fast')   # float32 -> hf-float32, bfloat16(-fast) -> hf-bfloat16
         row = dict(path=k)
         if bpb is not None:
             row |= dict(bpb=bpb.get(k), delta_bpb_pct=100 * (bpb[k] / bpb['float32'] - 1) if k in bpb and 'float32' in bpb else None)
-        row |= dict(new_tokens=n[k], tok_s=rate[k], whole_tok_s=whole[k], x_vs_hf=rate[k] / rate[base], weight_MB=held_bytes(mdl) / 1e6,
+        row |= dict(new_tokens=n[k], tok_s=rate[k], whole_tok_s=whole[k], x_vs_hf=rate[k] / rate[base],
+                    x_same_dtype=rate[k] / rate[peer] if peer in rate else None, weight_MB=held_bytes(mdl) / 1e6,
                     roofline=step * rate[k] / (bw * 1e9))
         t.add(**row)
     return t

@@ -1,25 +1,27 @@
 """Decoding SmolLM2-135M-Instruct at batch 1: aic_gpt's paths against transformers' `generate` on the same weights.
 
-Paths (chapter 08a, `aic_gpt.quant`): float32, bfloat16, int8 (chapter 08's int8 weights through the int8mm kernel in
-bfloat16), int4-exact (the file's Q4_1 blocks through PyTorch's int4 kernel with float32 activations), int4-fast (the
-same in bfloat16, the output head in int8), and transformers' LlamaForCausalLM made by `aic_gpt.checkpoint.to_hf` from
+Paths (chapter 08a, `aic_gpt.quant`): float32, bfloat16, bfloat16-fast (the same bfloat16 weights, each product
+computed as W x by `matvec_linears`), int8 (chapter 08's int8 weights through the int8mm kernel in bfloat16),
+int4-exact (the file's Q4_1 blocks through PyTorch's int4 kernel with float32 activations), int4-fast (the same in
+bfloat16, the output head in int8), and transformers' LlamaForCausalLM made by `aic_gpt.checkpoint.to_hf` from
 the same float32 weights (hf-float32, hf-bfloat16). Greedy, no stop token, after a one-line chat prompt. Every round
 runs each path once in a rotating order (1 new token and `--tokens` new tokens, so the decode rate leaves the prompt
-out); the figures are medians over rounds. Ratios are against hf-float32. The roofline fraction is the bytes one step
+out); the figures are medians over rounds. Ratios are against hf-float32 (x_vs_hf) and against transformers in the
+path's own dtype (x_same_dtype: float32 and the bfloat16 paths). The roofline fraction is the bytes one step
 reads (weights and KV cache) times the decode rate over the measured read bandwidth.
 
     python benchmarks/decode_vs_hf.py [--rounds 3 --tokens 64 --threads 1 --exact-tokens 8 --bpb-windows 0
-                                       --paths float32,bfloat16,int8,int4-exact,int4-fast,hf-float32,hf-bfloat16]
+                                       --paths float32,bfloat16,bfloat16-fast,int8,int4-exact,int4-fast,hf-float32,hf-bfloat16]
 """
 import argparse, time
 import torch
 import transformers
 
-from aic_gpt.quant import decode_paths, decode_benchmark
+from aic_gpt.quant import DECODE_PATHS, decode_paths, decode_benchmark
 from aic_gpt.serving import measure_bandwidth
 from aic_gpt.tokenizer import get_tokenizer
 
-ALL = 'float32,bfloat16,int8,int4-exact,int4-fast,hf-float32,hf-bfloat16'
+ALL = ','.join(DECODE_PATHS)
 
 
 def main(argv=None):

@@ -29,7 +29,7 @@ LONGEST = {"tests/test_lab.py": 110, "tests/test_notebooks.py::test_notebook[07_
            "tests/test_notebooks.py::test_notebook[08_serving_latency]": 60,
            "tests/test_notebooks.py::test_notebook[06_train]": 55, "tests/test_notebooks.py::test_notebook[10_lora_finetune]": 45,
            "tests/test_notebooks.py::test_notebook[01_tokenizer]": 40, "tests/test_notebooks.py::test_notebook[05b_checkpoints]": 40,
-           "tests/test_notebooks.py::test_notebook[08a_quantization]": 40,
+           "tests/test_notebooks.py::test_notebook[08a_quantization]": 50,
            "tests/test_train.py::test_sigkill_at_random_moments_then_resume_is_exact": 27,
            "tests/test_notebooks.py::test_notebook[05_gpt]": 26, "tests/test_train.py::test_command_lines": 25,
            "tests/test_notebooks.py::test_notebook[12_server]": 23}

@@ -195,9 +195,12 @@ class KVCache:
 
 # %% ../nbs/03_attention.ipynb #a1b2c304
 class LayerKV:
-    "Layer `i` of a `KVCache` (what `cache[i]` returns): what one attention layer reads and writes."
-    def __init__(self, cache, i): self.cache, self.i = cache, i
-    def write(self, k, v, pos, rows=None, n_keys=None): return self.cache.write(self.i, k, v, pos, rows, n_keys)
+    """Layer `i` of a `KVCache` (what `cache[i]` returns): what one attention layer reads and writes. `n_keys`: the slots
+    a write returns when its caller names none; a model sets it once per forward, else every layer's write reads the
+    largest position back (a device sync on a GPU)."""
+    def __init__(self, cache, i, n_keys=None): self.cache, self.i, self.n_keys = cache, i, n_keys
+    def write(self, k, v, pos, rows=None, n_keys=None):
+        return self.cache.write(self.i, k, v, pos, rows, self.n_keys if n_keys is None else n_keys)
 
 # %% ../nbs/03_attention.ipynb #a1b2c306
 POS_EMBS, ATTN_IMPLS = ('learned', 'rope', 'alibi', 'none'), ('sdpa', 'scratch')

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 import yaml
 from fastcore.basics import patch
 from .core import problem, check
-from .attention import KVCache
+from .attention import KVCache, LayerKV
 from .blocks import BlockConfig, Block, LayerNorm, RMSNorm, make_norm
 
 # %% auto #0
@@ -185,7 +185,7 @@ def forward(self: GPT, idx, pos=None, cache=None, rows=None, n_keys=None, last_o
     r = self.transformer.h[0].attn.rope
     rope = r(pos) if r is not None and not r.dynamic else None                      # RoPE's angles, once for every layer
     for i, block in enumerate(self.transformer.h):
-        x = block(x, pos, None if cache is None else cache[i], rows, keys, rope)      # (B, T, C)
+        x = block(x, pos, None if cache is None else LayerKV(cache, i, n_keys), rows, keys, rope)   # (B, T, C)
     if torch.is_tensor(last_only): x = x[torch.arange(B, device=x.device), last_only][:, None]   # (B, 1, C)
     elif last_only: x = x[:, -1:]                                                    # (B, 1, C)
     return self.lm_head(self.transformer.ln_f(x))                                    # (B, T, vocab)

@@ -16,12 +16,12 @@ from .gguf import GGUFFile, read_gguf
 from .model import swap_modules
 from .checkpoint import config_from_gguf, unpermute_qk, empty_model, load_state, load_pretrained, to_hf
 from .gguf import gguf_name_map
-from .serving import Int8Linear, Table, kv_cache_bytes, machine_info, measure_bandwidth, weight_bytes, quantize_int8, _swap_linears
+from .serving import Int8Linear, compute_in, Table, kv_cache_bytes, machine_info, measure_bandwidth, weight_bytes, quantize_int8, _swap_linears
 
 # %% auto #0
 __all__ = ['INT4_OPS', 'DECODE_PATHS', 'q4_1_fields', 'int4_op', 'int4_problem', 'int4_available', 'Int4Linear', 'quantize_int4',
-           'InDtype', 'gguf_sources', 'speed_up', 'load_int4', 'MatVecLinear', 'matvec_linears', 'held_bytes',
-           'decode_paths', 'decode_benchmark']
+           'gguf_sources', 'speed_up', 'load_int4', 'MatVecLinear', 'matvec_linears', 'held_bytes', 'decode_paths',
+           'decode_benchmark']
 
 # %% ../nbs/08a_quantization.ipynb #2d17f084
 def q4_1_fields(blocks):
@@ -37,8 +37,8 @@ def q4_1_fields(blocks):
 INT4_OPS = dict(pack='_convert_weight_to_int4pack_for_cpu', mm='_weight_int4pack_mm_for_cpu')   # torch.ops.aten.<name>
 
 def int4_op(key):
-    "torch.ops.aten's op for `key` ('pack' or 'mm'), or None where this PyTorch has none."
-    try: return getattr(torch.ops.aten, INT4_OPS[key])
+    "The op for `key` ('pack' or 'mm'): torch.<name> (the same op, a few microseconds cheaper to call), else torch.ops.aten.<name>, else None."
+    try: return getattr(torch, INT4_OPS[key], None) or getattr(torch.ops.aten, INT4_OPS[key])
     except (AttributeError, RuntimeError): return None
 
 def int4_problem():
@@ -71,6 +71,7 @@ class Int4Linear(nn.Module):
         if K % G or d.shape != (N, K // G) or m.shape != d.shape:
             raise ValueError(f"Int4Linear: q {tuple(q.shape)} needs d and m of shape {(N, K // G)} and in_features divisible by {G}")
         self.in_features, self.out_features, self.group_size, self.bias = K, N, G, None
+        self.compute_dtype = None                                      # None: the input's dtype; see chapter 08's `compute_in`
         self.kernel = 'int4' if int4_available() else 'dequant'
         if self.kernel == 'int4' and N % 16:                          # the CPU packing works on blocks of 16 rows
             warnings.warn(f"Int4Linear: {N} output features is not a multiple of 16: dequantized float weights instead", stacklevel=2)
@@ -105,9 +106,10 @@ class Int4Linear(nn.Module):
         return self(eye).t()                                           # the product with the identity: W^T, column by column
 
     def forward(self, x):                                              # x (..., K) -> (..., N)
-        if self.kernel == 'dequant': y = F.linear(x, self.weight.to(x.dtype))
-        else: y = int4_op('mm')(x.reshape(-1, self.in_features).contiguous(), self.packed, self.group_size,
-                                self.scales_and_zeros.to(x.dtype)).view(*x.shape[:-1], self.out_features)
+        h = x.reshape(-1, self.in_features).to(self.compute_dtype or x.dtype)   # (M, K), in the dtype the kernel runs in
+        if self.kernel == 'dequant': y = F.linear(h, self.weight.to(h.dtype))
+        else: y = int4_op('mm')(h.contiguous(), self.packed, self.group_size, self.scales_and_zeros.to(h.dtype))
+        y = y.view(*x.shape[:-1], self.out_features).to(x.dtype)       # (..., N), back in x's dtype
         return y if self.bias is None else y + self.bias.to(y.dtype)
 
     def extra_repr(self): return f"in_features={self.in_features}, out_features={self.out_features}, group_size={self.group_size}, kernel={self.kernel}"
@@ -118,14 +120,6 @@ def quantize_int4(model, group_size=32):
     return _swap_linears(model, lambda l: Int4Linear.from_linear(l, group_size))
 
 # %% ../nbs/08a_quantization.ipynb #876d3935
-class InDtype(nn.Module):
-    "Run `layer` in `dtype`: its float buffers converted once, the input cast in and the output cast back."
-    def __init__(self, layer, dtype):
-        super().__init__()
-        self.layer, self.dtype = layer.to(dtype), dtype
-
-    def forward(self, x): return self.layer(x.to(self.dtype)).to(x.dtype)
-
 def gguf_sources(cfg):
     "Our linear layers -> their GGUF tensors, each with the head count whose Q/K row order to undo (None: none)."
     out = {}
@@ -143,9 +137,10 @@ def _q4_1_blocks(g, name, heads):
     return b if heads is None else unpermute_qk(b, heads)
 
 def speed_up(model, dtype=torch.bfloat16):
-    "In place: every Int4Linear and Int8Linear runs in `dtype`, and a float output head becomes int8 (int8mm) in `dtype`."
-    swap_modules(model, lambda n, l: InDtype(l, dtype), kind=(Int4Linear, Int8Linear))
-    if isinstance(model.lm_head, nn.Linear): model.lm_head = InDtype(Int8Linear.from_linear(model.lm_head, 'int8mm'), dtype)
+    "In place: every Int4Linear and Int8Linear computes in `dtype` (chapter 08's `compute_in`), and a float output head becomes int8 (int8mm) computing in `dtype`."
+    for l in model.modules():
+        if isinstance(l, (Int4Linear, Int8Linear)): compute_in(l, dtype)
+    if isinstance(model.lm_head, nn.Linear): model.lm_head = compute_in(Int8Linear.from_linear(model.lm_head, 'int8mm'), dtype)
     return model
 
 def load_int4(name_or_path='smollm2', fast=False):

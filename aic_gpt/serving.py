@@ -20,7 +20,7 @@ from .model import Decoder, swap_modules
 __all__ = ['device_name', 'machine_info', 'synchronize', 'Timing', 'bench', 'Table', 'weight_bytes', 'kv_cache_bytes',
            'decode_bytes', 'decode_flops', 'roofline_tokens_per_s', 'measure_bandwidth', 'measure_flops', 'prefill_fn',
            'decode_fn', 'PackedLinear', 'can_pack', 'pack_linears', 'Request', 'ServeReport', 'check_requests', 'serve',
-           'make_workload', 'decode_step', 'Int8Linear', 'quantize_int8', 'bf16_attention_works',
+           'make_workload', 'decode_step', 'Int8Linear', 'compute_in', 'quantize_int8', 'bf16_attention_works',
            'expected_tokens_per_round', 'speculative_speedup', 'SpecStats', 'speculative_generate']
 
 # %% ../nbs/08_serving_latency.ipynb #95a7225d
@@ -351,7 +351,7 @@ class Int8Linear(nn.Module):
         if kernel not in ('dequant', 'int8mm'): raise ValueError(f"unknown int8 kernel {kernel!r}: use 'dequant' or 'int8mm'")
         self.register_buffer('qweight', qweight)          # (out, in) int8
         self.register_buffer('scale', scale)              # (out,)
-        self.bias, self.kernel = bias, kernel
+        self.bias, self.kernel, self.compute_dtype = bias, kernel, None   # compute_dtype: see `compute_in`
 
     @classmethod
     def from_linear(cls, linear, kernel='dequant'):
@@ -363,12 +363,19 @@ class Int8Linear(nn.Module):
 
     def dequantize(self): return self.qweight.to(self.scale.dtype) * self.scale[:, None]   # (out, in): s_o q_oi
 
-    def forward(self, x):
-        if self.kernel == 'int8mm':
-            y = torch.ops.aten._weight_int8pack_mm(x.reshape(-1, x.size(-1)).contiguous(), self.qweight, self.scale.to(x.dtype))
-            y = y.view(*x.shape[:-1], -1)
-        else: y = F.linear(x, self.dequantize().to(x.dtype))
-        return y if self.bias is None else y + self.bias
+    def forward(self, x):                                          # x (..., in) -> (..., out)
+        h = x.reshape(-1, x.size(-1)).to(self.compute_dtype or x.dtype)   # (M, in), in the dtype the product runs in
+        if self.kernel == 'int8mm': y = torch._weight_int8pack_mm(h.contiguous(), self.qweight, self.scale.to(h.dtype))
+        else: y = F.linear(h, self.dequantize().to(h.dtype))
+        y = y.view(*x.shape[:-1], -1).to(x.dtype)                      # (..., out), back in x's dtype
+        return y if self.bias is None else y + self.bias.to(y.dtype)
+
+def compute_in(layer, dtype):
+    "In place: `layer` (an Int8Linear, or chapter 08a's Int4Linear) computes its product in `dtype`, its float buffers converted once, the input cast in and the output back."
+    for k, b in layer.named_buffers(recurse=False):
+        if b.is_floating_point(): setattr(layer, k, b.to(dtype))
+    layer.compute_dtype = dtype
+    return layer
 
 # %% ../nbs/08_serving_latency.ipynb #8f160dbe
 def quantize_int8(model, kernel='dequant'):

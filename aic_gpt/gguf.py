@@ -13,8 +13,8 @@ import os, re
 import torch
 from gguf import GGUFWriter, GGMLQuantizationType
 from .core import check, problem
-from .tokenizer import (read_gguf_metadata, BPETokenizer, TiktokenTokenizer, ChatTemplate, gpt2_byte_decoder,
-                               GPT2_SPLIT_PATTERN, GPT2_HF_PATTERN, SMOLLM_PATTERN)
+from .bpe import BPETokenizer, TiktokenTokenizer, gpt2_byte_decoder, GPT2_SPLIT_PATTERN
+from .tokenizer import read_gguf_metadata, ChatTemplate, GPT2_HF_PATTERN, SMOLLM_PATTERN
 from .model import GPT, GPTConfig
 
 # %% auto #0

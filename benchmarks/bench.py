@@ -98,12 +98,17 @@ def decoding():
     return '\n'.join(out)
 
 
+KEPT = r"\(kept from the report of (\d{4}-\d\d-\d\d \d\d:\d\d UTC|an earlier run): this run had --skip-train\)"
+
 def kept_training(report):
-    "With --skip-train: the training section of the existing report, saying when it was measured (or a note that it was skipped)."
+    """With --skip-train: the training section of the existing report, saying when it was measured (the first report
+    that measured it, through any number of --skip-train runs), or a note that it was skipped."""
     old = report.read_text() if report.exists() else ''
     body, when = re.search(r"## Training: [^\n]*\n\n(.*?)\n(?=## )", old, re.S), re.search(r"make bench` on (\d{4}-\d\d-\d\d \d\d:\d\d UTC)", old)
     if not body or 'skipped: --skip-train' in body.group(1): return "(skipped: --skip-train)\n"
-    return body.group(1).rstrip() + f"\n\n(kept from the report of {when.group(1) if when else 'an earlier run'}: this run had --skip-train)\n"
+    kept = re.findall(KEPT, body.group(1))
+    measured = kept[0] if kept else when.group(1) if when else 'an earlier run'
+    return re.sub(r"\s*" + KEPT, '', body.group(1)).rstrip() + f"\n\n(kept from the report of {measured}: this run had --skip-train)\n"
 
 
 def write_page(report, nb=ROOT / 'nbs' / 'expected_numbers.ipynb'):

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from .core import problem, check
 
 # %% auto #0
-__all__ = ['NS_COEFFS', 'OPTIMIZERS', 'PRECISIONS', 'DTYPES', 'ATTN_KERNELS', 'param_groups', 'WeightWise', 'Lion',
+__all__ = ['NS_COEFFS', 'OPTIMIZERS', 'MUON_LR', 'PRECISIONS', 'DTYPES', 'ATTN_KERNELS', 'param_groups', 'WeightWise', 'Lion',
            'newton_schulz', 'Muon', 'Sophia', 'muon_groups', 'make_optimizer', 'lr_at', 'make_scheduler', 'nonfinite',
            'clip_gradients', 'resolve_precision', 'autocast_ctx', 'attn_kernel_ctx']
 
@@ -149,6 +149,7 @@ class Sophia(WeightWise):
 
 # %% ../nbs/05c_optim.ipynb #d213f8a9
 OPTIMIZERS = ('adamw', 'lion', 'muon', 'sophia')
+MUON_LR = 0.02                                                         # Muon's default peak rate (about 10x AdamW's)
 
 def muon_groups(model, weight_decay, muon_lr):
     "Muon's groups: embeddings and head (AdamW, decayed), vectors (AdamW), the 2-D matrices inside the blocks (Muon, at `muon_lr`)."
@@ -165,7 +166,7 @@ def make_optimizer(model, cfg, device):
     check('make_optimizer', problem('optimizer', cfg.optimizer, choices=OPTIMIZERS))
     lr, betas = cfg.learning_rate, (cfg.beta1, cfg.beta2)
     if cfg.optimizer == 'muon':
-        return Muon(muon_groups(model, cfg.weight_decay, getattr(cfg, 'muon_lr', 0.02)), lr=lr, betas=betas)
+        return Muon(muon_groups(model, cfg.weight_decay, getattr(cfg, 'muon_lr', MUON_LR)), lr=lr, betas=betas)
     groups = param_groups(model, cfg.weight_decay)
     if cfg.optimizer == 'lion': return Lion(groups, lr=lr, betas=betas)
     if cfg.optimizer == 'sophia': return Sophia(groups, lr=lr, betas=betas)

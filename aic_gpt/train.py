@@ -21,7 +21,7 @@ from .tokenizer import get_tokenizer, CharTokenizer, SentencePieceTokenizer, spm
 from .data import tokenize_to_file, load_tokens, train_val_split, RandomWindowSampler
 from .model import GPTConfig, GPT, PRESETS
 from .checkpoint import state_to_save, load_state, empty_model, read_config, read_weights, WEIGHTS_NAME
-from .optim import (PRECISIONS, ATTN_KERNELS, OPTIMIZERS, Sophia, resolve_precision, autocast_ctx, make_optimizer,
+from .optim import (PRECISIONS, ATTN_KERNELS, OPTIMIZERS, MUON_LR, Sophia, resolve_precision, autocast_ctx, make_optimizer,
                            make_scheduler, clip_gradients, nonfinite, attn_kernel_ctx)
 from .distributed import (PARALLEL, resolve_device, setup_distributed, rank0_first, wrap_model, local_rows, grad_sync,
                                  full_state, agree, mean_over)
@@ -51,7 +51,7 @@ class TrainConfig:
     dropout: float = 0.0
     optimizer: str = 'muon'          # 'muon' (AdamW for embeddings and vectors), 'adamw', 'lion' or 'sophia'
     learning_rate: float = 2e-3      # peak learning rate (nanoGPT's recipe says 1e-3: see the chapter)
-    muon_lr: float = 0.02            # optimizer='muon': the peak rate of the block matrices (learning_rate is AdamW's, for the rest)
+    muon_lr: float = MUON_LR         # optimizer='muon': the peak rate of the block matrices (learning_rate is AdamW's, for the rest)
     min_lr: float = 2e-4             # the cosine decays to this (learning_rate / 10)
     warmup_iters: int = 100
     lr_decay_iters: int = 0          # 0: decay over max_iters

@@ -20,11 +20,12 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 # The longest tests first. `make test` runs `--dist loadgroup --no-loadscope-reorder`: no test here is in a group, so
 # xdist hands the tests out one at a time in this order, each worker holding two or three ahead, so the long chapters
 # start early and the short tests fill the end (in file order a two-minute chapter could start last and run alone on
-# one core while the other idles: 549 s against 445 s). A module's tests stay together, as they were collected; both
-# workers may still run some of the docs checks, so their build is shared (tests/test_docs.py). Seconds from
-# `make test --durations` on 2 cores: a rough guide, no more (a test not listed counts 0 and keeps its place).
+# one core while the other idles: 549 s against 445 s). The docs site is built by one test early on (one worker builds
+# while the other runs chapters); the page checks, unlisted, come last and find it built (both workers reaching them
+# first meant one waited out the other's build: 29 s). Seconds from `make test --durations` on 2 cores: a rough guide,
+# no more (a test not listed counts 0 and keeps its place).
 LONGEST = {"tests/test_lab.py": 110, "tests/test_notebooks.py::test_notebook[07_long_context]": 125,
-           "tests/test_notebooks.py::test_notebook[11_inference_demo]": 120, "tests/test_docs.py": 80,
+           "tests/test_notebooks.py::test_notebook[11_inference_demo]": 120, "tests/test_docs.py::test_site_builds": 30,
            "tests/test_notebooks.py::test_notebook[06a_command_line]": 60,
            "tests/test_notebooks.py::test_notebook[08_serving_latency]": 60,
            "tests/test_notebooks.py::test_notebook[06_train]": 55, "tests/test_notebooks.py::test_notebook[10_lora_finetune]": 45,
@@ -34,7 +35,7 @@ LONGEST = {"tests/test_lab.py": 110, "tests/test_notebooks.py::test_notebook[07_
            "tests/test_train.py::test_sigkill_at_random_moments_then_resume_is_exact": 27,
            "tests/test_notebooks.py::test_notebook[05_gpt]": 26, "tests/test_train.py::test_command_lines": 25,
            "tests/test_notebooks.py::test_notebook[12_server]": 23}
-WHOLE = ("tests/test_lab.py", "tests/test_docs.py")     # ranked as one: their fixtures serve the whole module
+WHOLE = ("tests/test_lab.py",)     # ranked as one: its fixture (a JupyterLab server) serves the whole module
 
 
 def pytest_collection_modifyitems(config, items):

@@ -310,6 +310,14 @@ def phone(browser):
     ctx.close()
 
 
+def test_site_builds(site):
+    """The site builds with a page for every notebook. `make test` runs this early, on one worker, while the other goes
+    on with the chapters; the page checks come last and find the site built (tests/conftest.py's order)."""
+    docs, _ = site
+    missing = [nb.name for nb in NOTEBOOKS if not (docs / page_name(docs, nb)).exists()]
+    assert not missing, f"no page for {missing}"
+
+
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
 def test_page(site, desktop, nb):
     docs, base = site

@@ -14,8 +14,8 @@ from .core import problem, check
 
 # %% auto #0
 __all__ = ['NS_COEFFS', 'OPTIMIZERS', 'MUON_LR', 'PRECISIONS', 'DTYPES', 'ATTN_KERNELS', 'param_groups', 'WeightWise', 'Lion',
-           'newton_schulz', 'Muon', 'Sophia', 'muon_groups', 'make_optimizer', 'lr_at', 'make_scheduler', 'nonfinite',
-           'clip_gradients', 'resolve_precision', 'autocast_ctx', 'attn_kernel_ctx']
+           'fast_matmul_dtype', 'newton_schulz', 'Muon', 'Sophia', 'muon_groups', 'make_optimizer', 'lr_at',
+           'make_scheduler', 'nonfinite', 'clip_gradients', 'resolve_precision', 'autocast_ctx', 'attn_kernel_ctx']
 
 # %% ../nbs/05c_optim.ipynb #5d58dca7
 def param_groups(model, weight_decay):
@@ -58,10 +58,19 @@ class Lion(WeightWise):
 # %% ../nbs/05c_optim.ipynb #2b6e50dc
 NS_COEFFS = (3.4445, -4.7750, 2.0315)
 
-def newton_schulz(G, steps=5, coeffs=NS_COEFFS, eps=1e-7):
-    "Approximately orthogonalise the matrix `G` (n, m), or each of a stack (k, n, m): every singular value near 1, singular vectors kept; in bfloat16."
+def fast_matmul_dtype(device='cpu'):
+    "bfloat16 where `device` multiplies it at full speed (a GPU that has it, a CPU with oneDNN's bfloat16 path: AVX-512 or AMX), else float32."
+    d = torch.device(device)
+    if d.type == 'cuda': return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+    try: fast = d.type == 'cpu' and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    except (AttributeError, RuntimeError): fast = False                 # a build without oneDNN
+    return torch.bfloat16 if fast else torch.float32
+
+def newton_schulz(G, steps=5, coeffs=NS_COEFFS, eps=1e-7, dtype=None):
+    """Approximately orthogonalise the matrix `G` (n, m), or each of a stack (k, n, m): every singular value near 1, singular
+    vectors kept; computed in `dtype` (default: `fast_matmul_dtype` of G's device)."""
     a, b, c = coeffs
-    X = G.bfloat16().reshape(-1, *G.shape[-2:])           # (k, n, m): one matrix is a stack of one
+    X = G.to(dtype or fast_matmul_dtype(G.device)).reshape(-1, *G.shape[-2:])   # (k, n, m): one matrix is a stack of one
     tall = X.size(-2) > X.size(-1)
     if tall: X = X.mT                                     # n <= m: X X^T is the small square
     X = X / X.norm(dim=(-2, -1), keepdim=True).clamp(min=eps)   # each matrix's singular values in (0, 1]
@@ -75,9 +84,10 @@ def newton_schulz(G, steps=5, coeffs=NS_COEFFS, eps=1e-7):
 class Muon(WeightWise):
     "Muon (orthogonalised Nesterov momentum) on the groups with `use_muon=True` (2-D hidden matrices), AdamW on the others."
     def __init__(self, params, lr=0.02, momentum=0.95, nesterov=True, ns_steps=5, weight_decay=0.0, betas=(0.9, 0.99),
-                 eps=1e-8, use_muon=True):
+                 eps=1e-8, use_muon=True, ns_dtype=None):
         check('Muon', problem('lr', lr, float, lo=0, lo_open=True), problem('momentum', momentum, float, lo=0, hi=1, hi_open=True),
               problem('ns_steps', ns_steps, int, lo=1))
+        self.ns_dtype = ns_dtype                                             # None: `fast_matmul_dtype` of each weight's device
         super().__init__(params, dict(lr=lr, momentum=momentum, nesterov=nesterov, ns_steps=ns_steps, weight_decay=weight_decay,
                                       betas=betas, eps=eps, use_muon=use_muon))
         bad = [tuple(p.shape) for g in self.param_groups if g['use_muon'] for p in g['params'] if p.dim() != 2]
@@ -88,7 +98,7 @@ class Muon(WeightWise):
         shapes = {}
         for p in ps: shapes.setdefault(p.shape, []).append(p)
         for (n_out, n_in), same in shapes.items():                          # one batched iteration per shape
-            O = newton_schulz(torch.stack([self._momentum(p, g) for p in same]), g['ns_steps'])   # (k, n_out, n_in)
+            O = newton_schulz(torch.stack([self._momentum(p, g) for p in same]), g['ns_steps'], dtype=self.ns_dtype)   # (k, n_out, n_in)
             for p, o in zip(same, O):
                 p.mul_(1 - g['lr'] * g['weight_decay'])                       # decoupled weight decay
                 p.add_(o.to(p.dtype), alpha=-g['lr'] * max(1, n_out / n_in) ** 0.5)   # sqrt(max(1, n_out / n_in))

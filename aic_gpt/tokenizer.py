@@ -6,7 +6,7 @@ Docs: https://aic-gpt.github.io/aic_gpt/tokenizer.html.md"""
 
 # %% ../nbs/01_tokenizer.ipynb #172abccd
 from __future__ import annotations
-import os, re, time, html, functools
+import os, re, struct, time, html, functools
 from collections import Counter
 from pathlib import Path
 import numpy as np
@@ -26,19 +26,20 @@ __all__ = ['GGUF_VALUE_TYPES', 'GPT2_HF_PATTERN', 'SMOLLM_PATTERN', 'PRE_TOKENIZ
 # %% ../nbs/01_tokenizer.ipynb #e0c01002
 GGUF_VALUE_TYPES = {0: '<u1', 1: '<i1', 2: '<u2', 3: '<i2', 4: '<u4', 5: '<i4', 6: '<f4', 7: 'bool', 8: 'string',
                     9: 'array', 10: '<u8', 11: '<i8', 12: '<f8'}       # GGUF's value type tags
+_STRUCT = {'<u1': '<B', '<i1': '<b', '<u2': '<H', '<i2': '<h', '<u4': '<I', '<i4': '<i', '<f4': '<f', '<u8': '<Q', '<i8': '<q', '<f8': '<d'}
 
 class GGUFReader:
     "Little-endian values read one after the other from a GGUF file's bytes, with an error that names the file at its end."
-    def __init__(self, buf, path): self.buf, self.pos, self.path = buf, 0, path
+    def __init__(self, buf, path): self.buf, self.view, self.pos, self.path = buf, memoryview(buf), 0, path   # slices of the view: no copies
 
     def take(self, n, what):
         if self.pos + n > len(self.buf):
             raise ValueError(f"{self.path}: truncated or corrupt GGUF file: {what} needs {n} bytes at offset {self.pos}, "
                              f"the file has {len(self.buf)}")
-        b = self.buf[self.pos:self.pos + n]; self.pos += n
+        b = self.view[self.pos:self.pos + n]; self.pos += n
         return b
 
-    def number(self, dtype, what): return np.frombuffer(self.take(np.dtype(dtype).itemsize, what), dtype)[0].item()
+    def number(self, dtype, what): return struct.unpack(_STRUCT[dtype], self.take(np.dtype(dtype).itemsize, what))[0]
     def string(self, what): return bytes(self.take(self.number('<u8', what), what)).decode('utf-8', errors='surrogateescape')
 
     def value(self, tag, what):

@@ -22,19 +22,20 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 # start early and the short tests fill the end (in file order a two-minute chapter could start last and run alone on
 # one core while the other idles: 549 s against 445 s). The docs site is built by one test early on (one worker builds
 # while the other runs chapters); the page checks, unlisted, come last and find it built (both workers reaching them
-# first meant one waited out the other's build: 29 s). Seconds from `make test --durations` on 2 cores: a rough guide,
-# no more (a test not listed counts 0 and keeps its place).
-LONGEST = {"tests/test_lab.py": 110, "tests/test_notebooks.py::test_notebook[07_long_context]": 125,
-           "tests/test_notebooks.py::test_notebook[11_inference_demo]": 120, "tests/test_docs.py::test_site_builds": 30,
-           "tests/test_notebooks.py::test_notebook[06a_command_line]": 60,
-           "tests/test_notebooks.py::test_notebook[08_serving_latency]": 60,
-           "tests/test_notebooks.py::test_notebook[06_train]": 55, "tests/test_notebooks.py::test_notebook[10_lora_finetune]": 45,
-           "tests/test_notebooks.py::test_notebook[01_tokenizer]": 35,
-           "tests/test_notebooks.py::test_notebook[01_bpe]": 20, "tests/test_notebooks.py::test_notebook[05b_checkpoints]": 40,
-           "tests/test_notebooks.py::test_notebook[08a_quantization]": 50,
-           "tests/test_train.py::test_sigkill_at_random_moments_then_resume_is_exact": 27,
-           "tests/test_notebooks.py::test_notebook[05_gpt]": 26, "tests/test_train.py::test_command_lines": 25,
-           "tests/test_notebooks.py::test_notebook[12_server]": 23}
+# first meant one waited out the other's build: 29 s). Seconds from `make test --durations` on 2 cores of the slower
+# machine (an AVX2 EPYC; the Xeon takes about half): a rough guide, no more (a test not listed counts 0 and keeps its
+# place).
+LONGEST = {"tests/test_lab.py": 110, "tests/test_notebooks.py::test_notebook[11_inference_demo]": 165,
+           "tests/test_notebooks.py::test_notebook[08_serving_latency]": 130,
+           "tests/test_notebooks.py::test_notebook[07_long_context]": 120, "tests/test_docs.py::test_site_builds": 30,
+           "tests/test_notebooks.py::test_notebook[06_train]": 110, "tests/test_notebooks.py::test_notebook[10_lora_finetune]": 95,
+           "tests/test_notebooks.py::test_notebook[08a_quantization]": 85,
+           "tests/test_train.py::test_sigkill_at_random_moments_then_resume_is_exact": 75,
+           "tests/test_notebooks.py::test_notebook[05b_checkpoints]": 70,
+           "tests/test_notebooks.py::test_notebook[06a_command_line]": 70, "tests/test_notebooks.py::test_notebook[05_gpt]": 55,
+           "tests/test_notebooks.py::test_notebook[01_tokenizer]": 45, "tests/test_notebooks.py::test_notebook[12_server]": 38,
+           "tests/test_train.py::test_command_lines": 38, "tests/test_notebooks.py::test_notebook[02_dataloader]": 24,
+           "tests/test_notebooks.py::test_notebook[01_bpe]": 10}
 WHOLE = ("tests/test_lab.py",)     # ranked as one: its fixture (a JupyterLab server) serves the whole module
 
 

@@ -170,7 +170,7 @@ def test_sigkill_at_random_moments_then_resume_is_exact(work, reference):
     out = d / 'killed'
     args = ['--config', str(d / 'base.yaml'), '--out-dir', str(out), '--resume', 'true']
     rng = random.Random(2024)
-    kills, launches, n_kills = [], 0, 8
+    kills, launches, n_kills = [], 0, 6
     with open(d / 'killed.out', 'w') as out_log:
         while True:
             launches += 1

@@ -86,7 +86,8 @@ class Muon(WeightWise):
     def __init__(self, params, lr=0.02, momentum=0.95, nesterov=True, ns_steps=5, weight_decay=0.0, betas=(0.9, 0.99),
                  eps=1e-8, use_muon=True, ns_dtype=None):
         check('Muon', problem('lr', lr, float, lo=0, lo_open=True), problem('momentum', momentum, float, lo=0, hi=1, hi_open=True),
-              problem('ns_steps', ns_steps, int, lo=1))
+              problem('ns_steps', ns_steps, int, lo=1),
+              problem('ns_dtype', ns_dtype, choices=(torch.float32, torch.bfloat16, torch.float16), optional=True))
         self.ns_dtype = ns_dtype                                             # None: `fast_matmul_dtype` of each weight's device
         super().__init__(params, dict(lr=lr, momentum=momentum, nesterov=nesterov, ns_steps=ns_steps, weight_decay=weight_decay,
                                       betas=betas, eps=eps, use_muon=use_muon))

@@ -5,9 +5,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 
-# Under pytest-xdist (`-n 2`, what `make test` runs) two test processes share the machine's cores. Each gets its
-# share of threads: OpenMP code oversubscribed (two processes x two threads on two cores) runs several times slower,
-# so a chapter's `torch.set_num_threads(2)` is capped to the share here. Nothing changes when tests run alone.
+# Under pytest-xdist (`-n 3`, what `make test` runs) several test processes share the machine's cores. Each gets its
+# share of threads, at least one: OpenMP code oversubscribed (two processes x two threads on two cores) runs several
+# times slower, so a chapter's `torch.set_num_threads(2)` is capped to the share here. Nothing changes when tests run
+# alone.
 if os.environ.get("PYTEST_XDIST_WORKER"):
     import torch
     share = max(1, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))
@@ -21,7 +22,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
 # xdist hands the tests out one at a time in this order, each worker holding two or three ahead, so the long chapters
 # start early and the short tests fill the end (in file order a two-minute chapter could start last and run alone on
 # one core while the other idles: 549 s against 445 s). The docs site is built by one test early on (one worker builds
-# while the other runs chapters); the page checks, unlisted, come last and find it built (both workers reaching them
+# while the others run chapters); the page checks, unlisted, come last and find it built (two workers reaching them
 # first meant one waited out the other's build: 29 s). Seconds from `make test --durations` on 2 cores of the slower
 # machine (an AVX2 EPYC; the Xeon takes about half): a rough guide, no more (a test not listed counts 0 and keeps its
 # place).

@@ -1,5 +1,6 @@
 import os, sys
 import pytest
+import yaml
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,3 +44,13 @@ WHOLE = ("tests/test_lab.py",)     # ranked as one: its fixture (a JupyterLab se
 def pytest_collection_modifyitems(config, items):
     key = lambda item: LONGEST.get(item.nodeid.split("::")[0] if item.nodeid.startswith(WHOLE) else item.nodeid, 0)
     items.sort(key=key, reverse=True)          # stable: the rest keep their order
+
+
+@pytest.fixture(scope="module")
+def tiny_files(tmp_path_factory):
+    """A folder of the module's own holding the tiny model of the training tests (tiny.yaml: 2 layers x 2 heads x 32) and
+    its corpus (small.txt: the first 100k characters of Tiny Shakespeare); with the TrainConfig fields that name them."""
+    d = tmp_path_factory.mktemp("tiny")
+    (d / "tiny.yaml").write_text(yaml.safe_dump(dict(preset="baby_gpt_cpu", n_layer=2, n_head=2, n_embd=32)))
+    (d / "small.txt").write_text((ROOT / "data" / "tinyshakespeare.txt").read_text()[:100_000])
+    return d, dict(model=str(d / "tiny.yaml"), data=str(d / "small.txt"))

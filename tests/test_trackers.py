@@ -11,23 +11,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from aic_gpt.train import train
 from aic_gpt.metrics import read_metrics
 
-ROOT = Path(__file__).resolve().parent.parent
 TAGS = ("train_loss", "val_loss", "lr")      # what metrics.csv and the trackers both hold
 STEPS = 30
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    "A folder with the tiny model's YAML and corpus, and the config of a 30-step run that logs every step."
-    d = tmp_path_factory.mktemp("trackers")
-    (d / "tiny.yaml").write_text(yaml.safe_dump(dict(preset="baby_gpt_cpu", n_layer=2, n_head=2, n_embd=32)))
-    (d / "small.txt").write_text((ROOT / "data" / "tinyshakespeare.txt").read_text()[:100_000])
-    base = dict(model=str(d / "tiny.yaml"), data=str(d / "small.txt"), block_size=16, batch_size=4, max_iters=STEPS,
+def tiny(tiny_files):
+    "A folder with the tiny model's YAML and corpus (conftest's `tiny_files`), and the config of a 30-step run that logs every step."
+    d, files = tiny_files
+    base = dict(**files, block_size=16, batch_size=4, max_iters=STEPS,
                 warmup_iters=5, log_interval=1, eval_interval=10, eval_iters=2, ckpt_interval=STEPS, ckpt_minutes=0.0,
                 keep_last=1, num_threads=1, progress=False, sample_tokens=0, tensorboard=False, wandb=False)
     return d, base

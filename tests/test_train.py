@@ -32,14 +32,12 @@ MAX_ITERS = 200
 
 # ---------------------------------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope='module')
-def work(tmp_path_factory):
-    "A folder with the tiny model's YAML, a 100k-character corpus and the base config of every run."
-    d = tmp_path_factory.mktemp('train')
-    (d / 'tiny.yaml').write_text(yaml.safe_dump(dict(preset='baby_gpt_cpu', n_layer=2, n_head=2, n_embd=32)))
-    (d / 'small.txt').write_text((ROOT / 'data' / 'tinyshakespeare.txt').read_text()[:100_000])
+def work(tiny_files):
+    "A folder with the tiny model's YAML and a 100k-character corpus (conftest's `tiny_files`), and the base config of every run."
+    d, files = tiny_files
     # AdamW, as these checks were calibrated with: they test the run's bookkeeping (kills, locks, resumption, processes);
     # the default optimizer (Muon) resumes to the bit in chapter 06a's stop-and-resume cells
-    base = dict(model=str(d / 'tiny.yaml'), data=str(d / 'small.txt'), optimizer='adamw', block_size=16, batch_size=4, max_iters=MAX_ITERS,
+    base = dict(**files, optimizer='adamw', block_size=16, batch_size=4, max_iters=MAX_ITERS,
                 dropout=0.1, warmup_iters=10, log_interval=1, eval_interval=25, eval_iters=4, ckpt_interval=5,
                 ckpt_minutes=0.0, keep_last=2, num_threads=1, progress=False, tensorboard=False, sample_tokens=20)
     (d / 'base.yaml').write_text(yaml.safe_dump(base))

@@ -65,6 +65,15 @@ def test_readme_follows_index():
         "README.md is out of step with nbs/index.ipynb: run `make readme`"
 
 
+def test_readme_links_resolve():
+    "Every relative link of README.md names a file of the repository (GitHub shows the README at the root, not in nbs/)."
+    links = re.findall(r"\]\(([^)\s]+)\)", (ROOT / "README.md").read_text(encoding="utf-8"))
+    local = [l.split("#")[0] for l in links if not re.match(r"[a-z]+:|#", l)]
+    assert len(local) > 20, local                                          # the chapter table's links at least
+    broken = [l for l in local if not (ROOT / l).exists()]
+    assert not broken, f"README.md links to files that do not exist: {broken}"
+
+
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_opens_in_colab(nb):
     "Kernelspec python3, a Colab badge pointing at this notebook, and a first code cell that installs the package."

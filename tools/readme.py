@@ -34,8 +34,7 @@ def nb_to_markdown(nb_path: Path) -> str:
         src = _src(cell).strip("\n")
         if not src or _hidden(src): continue
         if cell["cell_type"] == "markdown":
-            src = re.sub(r"\]\((\d\d_[\w-]+|expected_numbers)\.ipynb\)", r"](nbs/\1.ipynb)", src)
-            src = re.sub(r"\]\((index)\.ipynb\)", r"](nbs/\1.ipynb)", src)
+            src = re.sub(r"\]\(([\w-]+\.ipynb)\)", r"](nbs/\1)", src)     # every chapter (05a_gguf too), the landing page
             parts.append(src)
         elif cell["cell_type"] == "code":
             code = "\n".join(l for l in src.splitlines() if not l.startswith("#|")).strip("\n")

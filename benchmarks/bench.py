@@ -140,7 +140,8 @@ if __name__ == '__main__':
                  "Not measured yet: `python benchmarks/optimizers.py` (about an hour on 2 cores).\n"))
     parts.append("## On a GPU\n\n| figure | target | measured |\n|---|---|---|\n"
                  "| baby GPT (6x6x384, context 256) to val 1.47 on one H100 | <= 60 s (nanoGPT: about 3 min on an A100) | not yet measured |\n"
-                 "| `papermill nbs/06_train.ipynb out.ipynb -p model tinyllama` | runs | not yet measured |\n")
+                 "| `papermill nbs/06_train.ipynb out.ipynb -p model tinyllama` | runs | not yet measured |\n\n"
+                 "On a machine with a GPU, `tools/gpu_check.sh run` measures both (its header says how to bring the packages).\n")
     Path(a.out).parent.mkdir(exist_ok=True)
     Path(a.out).write_text('\n'.join(parts))
     if Path(a.out).resolve() == REPORT.resolve(): write_page('\n'.join(parts))

@@ -119,3 +119,11 @@ def test_make_train_runs_chapter_06():
     for name in ("model", "data", "tokenizer", "max_iters", "batch_size", "block_size", "learning_rate", "eval_interval",
                  "device", "precision", "compile", "seed", "out_dir", "resume"):
         assert f"{name} =" in src, f"the parameters cell does not set {name}"
+
+
+def test_gpu_check_script():
+    "tools/gpu_check.sh (the GPU figures, for a session lent a GPU) parses, and without a verb says how to use it."
+    r = subprocess.run(["bash", str(ROOT / "tools" / "gpu_check.sh")], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "tools/gpu_check.sh run [STEP ...]" in r.stdout, r.stdout + r.stderr
+    r = subprocess.run(["bash", "-n", str(ROOT / "tools" / "gpu_check.sh")], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr

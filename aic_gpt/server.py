@@ -126,7 +126,7 @@ class Engine:
         if self.stopping or self.error: raise APIError(503, 'the server is shutting down: no new requests', type='server_error')
         try: self.waiting.put_nowait(job)
         except queue.Full:
-            raise APIError(429, f"the server is busy: {self.slots} requests decoding and {self.max_queue} waiting (the queue limit); "
+            raise APIError(429, f"the server is busy: {self.slots} request{'s' * (self.slots != 1)} decoding and {self.max_queue} waiting (the queue limit); "
                            "retry later", code='queue_full', type='rate_limit_error') from None
         self.wake.set()
 

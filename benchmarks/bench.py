@@ -83,16 +83,19 @@ def training(rounds, iters):
     return '\n'.join(lines) + '\n'
 
 
+DECODE_ROUNDS = 5   # with 3, one path of eight moved by 15% between runs (float32 at one thread: 0.92x, then 1.08x)
+
 def decoding():
     "decode_vs_hf.py at one thread and at one thread per core: at batch 1 the second thread speeds the products, not the rest."
     script = ROOT / 'benchmarks' / 'decode_vs_hf.py'
     if not script.exists(): return "benchmarks/decode_vs_hf.py is missing.\n"
-    out = ["Greedy, 64 new tokens after a one-line chat prompt, 3 interleaved rounds, medians. `x_vs_hf`: against "
+    out = [f"Greedy, 64 new tokens after a one-line chat prompt, {DECODE_ROUNDS} interleaved rounds, medians. `x_vs_hf`: against "
            "`transformers`' float32 `generate`; `x_same_dtype`: against `transformers` in the path's own dtype (float32, "
            "bfloat16). bfloat16-fast is the bfloat16 model with each product computed as W x (chapter 08a); int4-fast and "
            "int8 are held to bits per byte within 0.5% of float32 there.\n"]
     for threads in sorted({1, os.cpu_count() or 1}):
-        p = subprocess.run([sys.executable, str(script), '--threads', str(threads)], capture_output=True, text=True)
+        p = subprocess.run([sys.executable, str(script), '--threads', str(threads), '--rounds', str(DECODE_ROUNDS)],
+                           capture_output=True, text=True)
         out.append(f"{threads} thread{'s' if threads > 1 else ''}:\n\n"
                    + (f"```\n{p.stdout.strip()}\n```" if p.returncode == 0 else f"decode_vs_hf.py failed:\n```\n{p.stderr[-1500:]}\n```") + '\n')
     return '\n'.join(out)

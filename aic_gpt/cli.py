@@ -49,8 +49,11 @@ def train_cli(
     args = {k: v for k, v in args.items() if v is not None}
     extra = {}
     for item in filter(None, (extra_fields or '').split(',')):
-        k, _, v = item.partition('=')
+        k, eq, v = item.partition('=')
+        if not eq: raise ValueError(f"--set takes field=value pairs separated by commas, got {item!r}")
         extra[k.strip()] = yaml.safe_load(v)
+    twice = sorted(extra.keys() & args.keys())                 # (`set` is the option here, not the builtin)
+    if twice: raise ValueError(f"{', '.join(twice)}: given both as an option and in --set; give each once")
     cfg = TrainConfig.from_yaml(config, **extra, **args) if config else TrainConfig.from_dict({**extra, **args})
     r = train(cfg)
     if dist_info()[0] == 0 and read_metrics(r.out_dir): plot_metrics(r.out_dir)

@@ -20,6 +20,7 @@ import argparse, csv, os, platform, re, statistics, subprocess, sys, tempfile, t
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+REPORT = ROOT / 'reports' / 'bench.md'   # the docs page (nbs/expected_numbers.ipynb) shows this one
 PEER = ROOT.parent / 'shared' / 'peers' / 'nanogpt' / 'run_cpu_recipe.sh'
 NANOGPT_VAL = 1.8857
 
@@ -113,8 +114,6 @@ def kept_training(report):
     measured = kept[0] if kept else when.group(1) if when else 'an earlier run'
     return re.sub(r"\s*" + KEPT, '', body.group(1)).rstrip() + f"\n\n(kept from the report of {measured}: this run had --skip-train)\n"
 
-
-REPORT = ROOT / 'reports' / 'bench.md'
 
 def write_page(report, nb=ROOT / 'nbs' / 'expected_numbers.ipynb'):
     "The docs page: the report (without its title) into the notebook's cell `benchreport`."

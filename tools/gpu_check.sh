@@ -13,7 +13,8 @@
 #              start; prints the seconds to val <= 1.47 (the target: 60 s on one H100) from metrics.csv's elapsed_s
 #   tinyllama  papermill nbs/06_train.ipynb $OUT/06_train_tinyllama.ipynb -p model tinyllama
 #
-# Knobs (environment): PY (default python3), BABY_ARGS (more aic-gpt-train options, e.g. "--compile true"),
+# Knobs (environment): PY (default python3), BABY_SET (more TrainConfig fields for the baby
+# GPT, e.g. "compile=true,optimizer=muon"), BABY_ARGS (more aic-gpt-train options, e.g. "--max-iters 3000"),
 # PAPERMILL_ARGS (more papermill options, e.g. "-p compare False"), GPU_CHECK_ITERS (a smoke run of N steps each, for
 # trying the script on a CPU).
 set -euo pipefail
@@ -52,7 +53,7 @@ baby() {
   [ -n "${GPU_CHECK_ITERS:-}" ] && iters=(--max-iters "$GPU_CHECK_ITERS" --eval-interval "$GPU_CHECK_ITERS" --eval-iters 2)
   # shellcheck disable=SC2086
   "$PY" -c 'from aic_gpt.cli import train_cli; train_cli.main()' --config configs/baby_gpt.yaml --out-dir "$RUNS/baby_gpt" \
-      --overwrite true --set progress=false "${iters[@]}" ${BABY_ARGS:-} 2>&1 | tee "$OUT/baby_gpt.log"
+      --overwrite true --set "progress=false${BABY_SET:+,$BABY_SET}" "${iters[@]}" ${BABY_ARGS:-} 2>&1 | tee "$OUT/baby_gpt.log"
   echo "baby GPT: the whole command took $((SECONDS - t0)) s" | tee -a "$OUT/baby_gpt.log"
   "$PY" - "$RUNS/baby_gpt" <<'PY' | tee -a "$OUT/baby_gpt.log"
 import sys
@@ -78,15 +79,13 @@ tinyllama() {
 case "${1:-}" in
   wheels) wheels ;;
   run)
-    shift; OUT=$(mkdir -p "${OUT:-out/gpu_check}" && cd "${OUT:-out/gpu_check}" && pwd); export OUT
+    shift; steps=("$@"); [ $# -gt 0 ] || steps=(baby tinyllama)
+    for s in "${steps[@]}"; do [[ $s == baby || $s == tinyllama ]] || { echo "unknown step $s: baby or tinyllama" >&2; exit 2; }; done
+    OUT=$(mkdir -p "${OUT:-out/gpu_check}" && cd "${OUT:-out/gpu_check}" && pwd); export OUT
     RUNS=${RUNS:-/tmp/gpu_check}; mkdir -p "$RUNS"           # the runs' checkpoints: too big to come back from $OUT
     install_missing
     "$PY" -c 'import torch; print("torch", torch.__version__, "cuda", torch.cuda.is_available(), torch.cuda.get_device_name() if torch.cuda.is_available() else "")' \
       | tee "$OUT/device.txt"
-    for step in "${@:-baby tinyllama}"; do
-      for s in $step; do
-        case "$s" in baby|tinyllama) "$s" ;; *) echo "unknown step $s: baby or tinyllama" >&2; exit 2 ;; esac
-      done
-    done ;;
-  *) sed -n '2,18p' "$0"; exit 2 ;;
+    for s in "${steps[@]}"; do "$s"; done ;;
+  *) sed -n '2,/^set /{/^#/p}' "$0"; exit 2 ;;
 esac
